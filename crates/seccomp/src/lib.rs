@@ -1,0 +1,1 @@
+//! OCI seccomp profiles compiled to BPF and installed in the calling thread.
