@@ -9,8 +9,13 @@
 //!
 //! crun 1.8 refuses hybrid cgroups ("cgroups in hybrid mode not supported"):
 //! when `/sys/fs/cgroup/unified` is a cgroup2 mount it is run as
-//! `unshare -m sh -c 'umount /sys/fs/cgroup/unified; exec crun ...'`, i.e. in a
-//! private mount namespace where the host looks like pure cgroup v1.
+//! `unshare -m --propagation unchanged sh -c 'mount --make-rprivate
+//! /sys/fs/cgroup && umount /sys/fs/cgroup/unified; exec crun ...'`, i.e. in
+//! a mount namespace where the host looks like pure cgroup v1. Propagation is
+//! left unchanged elsewhere (unshare's default would make every mount
+//! private, hiding how crun handles shared host mounts); only
+//! /sys/fs/cgroup is made private first, so the umount cannot propagate back
+//! to the host.
 
 use crate::process::{self, Output};
 use std::path::{Path, PathBuf};
@@ -138,7 +143,14 @@ impl Runtime {
     pub fn cmd(&self) -> Command {
         let mut cmd = if self.hybrid_wrapper {
             let mut c = Command::new("unshare");
-            c.args(["-m", "sh", "-c", "umount /sys/fs/cgroup/unified 2>/dev/null; exec \"$0\" \"$@\""])
+            c.args([
+                "-m",
+                "--propagation",
+                "unchanged",
+                "sh",
+                "-c",
+                "mount --make-rprivate /sys/fs/cgroup && umount /sys/fs/cgroup/unified; exec \"$0\" \"$@\"",
+            ])
                 .arg(&self.binary);
             c
         } else {

@@ -125,6 +125,7 @@ fn can_raise_hard_nofile(max: u64) -> bool {
     std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("ulimit -Hn {}", max + 1))
+        .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
 }
