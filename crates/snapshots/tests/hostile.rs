@@ -1,0 +1,249 @@
+//! Hostile layer tars: nothing may be written outside the layer directory,
+//! and the store stays consistent. Each test is named after what it guards.
+
+mod common;
+
+use std::os::unix::fs::MetadataExt;
+
+use berth_snapshots::{Error, Snapshotter};
+use common::*;
+
+/// Applies `tar` to a fresh layer and returns the result (the writer is
+/// dropped, i.e. removed, unless committed by the caller).
+fn apply(s: &Snapshotter, tar: &[u8]) -> Result<berth_snapshots::LayerWriter, Error> {
+    let w = s.prepare_layer(None)?;
+    Snapshotter::apply_tar(&w, tar)?;
+    Ok(w)
+}
+
+fn assert_invalid(r: Result<berth_snapshots::LayerWriter, Error>, entry: &str) {
+    match r {
+        Err(Error::InvalidEntry { entry: e, .. }) => assert_eq!(e, entry),
+        Err(e) => panic!("expected an invalid-entry error for {entry}, got {e}"),
+        Ok(_) => panic!("hostile entry {entry} was accepted"),
+    }
+}
+
+fn ingest_is_empty(t: &Tmpfs) -> bool {
+    std::fs::read_dir(t.join("store/ingest")).unwrap().next().is_none()
+}
+
+#[test]
+fn layer_with_dotdot_is_rejected() {
+    let t = Tmpfs::new("dotdot");
+    let s = store(&t.join("store"));
+    let r = apply(&s, &tar_of(vec![E::file("../../evil", b"x")]));
+    assert_invalid(r, "../../evil");
+    let r = apply(&s, &tar_of(vec![E::dir("a/"), E::file("a/../../evil", b"x")]));
+    assert_invalid(r, "a/../../evil");
+    assert!(!t.join("evil").exists() && !t.path.parent().unwrap().join("evil").exists());
+    assert!(ingest_is_empty(&t), "a failed apply left its directory behind");
+    assert!(s.list().unwrap().is_empty());
+}
+
+#[test]
+fn dotdot_inside_the_layer_is_normalised() {
+    let t = Tmpfs::new("dotdot-in");
+    let s = store(&t.join("store"));
+    let w = apply(&s, &tar_of(vec![E::dir("a/"), E::file("a/../b", b"x"), E::file("./c/./../d", b"y")])).unwrap();
+    assert_eq!(std::fs::read(w.path().join("b")).unwrap(), b"x");
+    assert_eq!(std::fs::read(w.path().join("d")).unwrap(), b"y");
+}
+
+#[test]
+fn absolute_names_stay_in_the_layer() {
+    let t = Tmpfs::new("abs");
+    let s = store(&t.join("store"));
+    let target = t.join("outside");
+    std::fs::create_dir(&target).unwrap();
+    let name = format!("{}/pwned", target.display());
+    let w = apply(&s, &tar_of(vec![E::file(&name, b"x")])).unwrap();
+    assert!(!target.join("pwned").exists(), "an absolute name was written on the host");
+    let inside = w.path().join(name.trim_start_matches('/'));
+    assert_eq!(std::fs::read(inside).unwrap(), b"x");
+}
+
+#[test]
+fn symlink_escape_is_not_followed() {
+    let t = Tmpfs::new("symlink");
+    let s = store(&t.join("store"));
+    let outside = t.join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let abs = outside.display().to_string();
+    // absolute and relative symlinks pointing out, then files "through" them
+    // the parent of abs/pwned resolves inside the layer (as if the layer
+    // were /), where that directory does not exist: a dangling symlink in
+    // the way of a parent is refused
+    let r = apply(&s, &tar_of(vec![E::symlink("abs", &abs), E::file("abs/pwned", b"1")]));
+    assert_invalid(r, "abs/pwned");
+    assert!(!outside.join("pwned").exists(), "wrote through an absolute symlink");
+    // `..` in a symlink stops at the layer root; missing parents are made inside
+    let w = apply(
+        &s,
+        &tar_of(vec![
+            E::symlink("rel", "../../../../../../../../../.."),
+            E::file(&format!("rel{abs}/pwned2"), b"2"),
+        ]),
+    )
+    .unwrap();
+    assert!(!outside.join("pwned2").exists(), "wrote through a relative symlink");
+    assert_eq!(std::fs::read(w.path().join(abs.trim_start_matches('/')).join("pwned2")).unwrap(), b"2");
+}
+
+#[test]
+fn symlink_escape_through_existing_dir_resolves_in_root() {
+    let t = Tmpfs::new("symlink-in-root");
+    let s = store(&t.join("store"));
+    let outside = t.join("outside");
+    std::fs::create_dir_all(outside.join("etc")).unwrap();
+    let abs = format!("{}/etc", outside.display());
+    // the symlink's target exists inside the layer too: the file lands there
+    let w = apply(
+        &s,
+        &tar_of(vec![
+            E::dir(&format!("{}/", abs.trim_start_matches('/'))),
+            E::symlink("link", &abs),
+            E::file("link/passwd", b"inside"),
+        ]),
+    )
+    .unwrap();
+    assert!(!outside.join("etc/passwd").exists());
+    assert_eq!(std::fs::read(w.path().join(abs.trim_start_matches('/')).join("passwd")).unwrap(), b"inside");
+}
+
+#[test]
+fn directory_replaced_by_symlink_is_not_followed() {
+    let t = Tmpfs::new("dir-then-symlink");
+    let s = store(&t.join("store"));
+    let outside = t.join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let w = apply(
+        &s,
+        &tar_of(vec![
+            E::dir("a/"),
+            E::file("a/first", b"1"),
+            E::symlink("a", "../../../../../../../../.."),
+            E::file(&format!("a{}/pwned", outside.display()), b"2"),
+        ]),
+    )
+    .unwrap();
+    assert!(!outside.join("pwned").exists(), "a cached directory fd outlived its replacement");
+    let inside = w.path().join(outside.display().to_string().trim_start_matches('/')).join("pwned");
+    assert_eq!(std::fs::read(inside).unwrap(), b"2");
+    assert!(std::fs::symlink_metadata(w.path().join("a")).unwrap().file_type().is_symlink());
+}
+
+#[test]
+fn file_over_symlink_replaces_the_link() {
+    let t = Tmpfs::new("file-over-link");
+    let s = store(&t.join("store"));
+    let victim = t.join("victim");
+    write_file(&victim, b"original");
+    let w = apply(
+        &s,
+        &tar_of(vec![E::symlink("f", &victim.display().to_string()), E::file("f", b"overwritten")]),
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(&victim).unwrap(), b"original");
+    assert_eq!(std::fs::read(w.path().join("f")).unwrap(), b"overwritten");
+}
+
+#[test]
+fn hardlink_outside_is_rejected() {
+    let t = Tmpfs::new("hardlink");
+    let s = store(&t.join("store"));
+    let r = apply(&s, &tar_of(vec![E::hardlink("h", "../../../../etc/passwd")]));
+    assert_invalid(r, "h");
+    let r = apply(&s, &tar_of(vec![E::hardlink("h", "/etc/passwd")]));
+    assert_invalid(r, "h");
+    assert!(ingest_is_empty(&t));
+}
+
+#[test]
+fn hardlink_through_symlink_does_not_reach_the_host() {
+    let t = Tmpfs::new("hardlink-symlink");
+    let s = store(&t.join("store"));
+    let secret = t.join("secret");
+    write_file(&secret, b"s");
+    let links_before = std::fs::metadata(&secret).unwrap().nlink();
+    let r = apply(
+        &s,
+        &tar_of(vec![E::symlink("s", &t.path.display().to_string()), E::hardlink("h", "s/secret")]),
+    );
+    assert_invalid(r, "h");
+    assert_eq!(std::fs::metadata(&secret).unwrap().nlink(), links_before);
+}
+
+#[test]
+fn hardlink_to_a_symlink_links_the_symlink_itself() {
+    let t = Tmpfs::new("hardlink-to-link");
+    let s = store(&t.join("store"));
+    let w = apply(&s, &tar_of(vec![E::symlink("s", "/etc/passwd"), E::hardlink("h", "s")])).unwrap();
+    let m = std::fs::symlink_metadata(w.path().join("h")).unwrap();
+    assert!(m.file_type().is_symlink());
+    assert_eq!(m.nlink(), 2);
+}
+
+#[test]
+fn overlay_private_xattr_is_rejected() {
+    let t = Tmpfs::new("xattr");
+    let s = store(&t.join("store"));
+    let r = apply(&s, &tar_of(vec![E::dir("d/").xattr("trusted.overlay.redirect", b"/etc")]));
+    assert_invalid(r, "d/");
+}
+
+#[test]
+fn empty_whiteout_is_rejected() {
+    let t = Tmpfs::new("wh");
+    let s = store(&t.join("store"));
+    assert_invalid(apply(&s, &tar_of(vec![E::file("a/.wh.", b"")])), "a/.wh.");
+    assert_invalid(apply(&s, &tar_of(vec![E::file(".wh..", b"")])), ".wh..");
+}
+
+#[test]
+fn non_directory_root_is_rejected() {
+    let t = Tmpfs::new("root");
+    let s = store(&t.join("store"));
+    assert_invalid(apply(&s, &tar_of(vec![E::file(".", b"")])), ".");
+    assert_invalid(apply(&s, &tar_of(vec![E::symlink("/", "/etc")])), "/");
+}
+
+#[test]
+fn parent_that_is_a_file_is_rejected() {
+    let t = Tmpfs::new("parent-file");
+    let s = store(&t.join("store"));
+    let r = apply(&s, &tar_of(vec![E::file("f", b""), E::file("f/x", b"")]));
+    assert_invalid(r, "f/x");
+}
+
+#[test]
+fn truncated_tar_fails_and_leaves_nothing() {
+    let t = Tmpfs::new("truncated");
+    let s = store(&t.join("store"));
+    let data = vec![7u8; 100_000];
+    let tar = tar_of(vec![E::file("big", &data)]);
+    let r = apply(&s, &tar[..50_000]);
+    assert!(matches!(r, Err(Error::Tar { .. })), "got {:?}", r.err());
+    assert!(ingest_is_empty(&t));
+}
+
+#[test]
+fn garbage_is_not_a_layer() {
+    let t = Tmpfs::new("garbage");
+    let s = store(&t.join("store"));
+    let r = apply(&s, &[0x42u8; 4096][..]);
+    assert!(matches!(r, Err(Error::Tar { .. })), "got {:?}", r.err());
+}
+
+#[test]
+fn failed_apply_keeps_committed_layers() {
+    let t = Tmpfs::new("keep");
+    let s = store(&t.join("store"));
+    layer(&s, "sha256:base", None, &tar_of(vec![E::file("etc/passwd", b"root")]));
+    let w = s.prepare_layer(Some("sha256:base")).unwrap();
+    assert!(Snapshotter::apply_tar(&w, &tar_of(vec![E::file("../x", b"")])[..]).is_err());
+    drop(w);
+    let info = s.stat("sha256:base").unwrap().unwrap();
+    assert_eq!(std::fs::read(info.path.join("etc/passwd")).unwrap(), b"root");
+    assert_eq!(s.list().unwrap().len(), 1);
+}
