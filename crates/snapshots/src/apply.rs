@@ -160,17 +160,15 @@ impl<'w> Applier<'w> {
                     .into_owned();
                 self.hardlink(&norm, parent, base, &target, &name)
             }
-            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+            EntryType::Char | EntryType::Block => {
                 let h = entry.header();
-                let major = h.device_major().map_err(|e| Error::entry("reading device number of", &name, e))?;
-                let minor = h.device_minor().map_err(|e| Error::entry("reading device number of", &name, e))?;
-                let (ft, dev) = match et {
-                    EntryType::Char => (FileType::CharacterDevice, rustix::fs::makedev(major.unwrap_or(0), minor.unwrap_or(0))),
-                    EntryType::Block => (FileType::BlockDevice, rustix::fs::makedev(major.unwrap_or(0), minor.unwrap_or(0))),
-                    _ => (FileType::Fifo, 0),
-                };
+                let major = h.device_major().map_err(|e| Error::entry("reading the device number of", &name, e))?;
+                let minor = h.device_minor().map_err(|e| Error::entry("reading the device number of", &name, e))?;
+                let dev = rustix::fs::makedev(major.unwrap_or(0), minor.unwrap_or(0));
+                let ft = if et == EntryType::Char { FileType::CharacterDevice } else { FileType::BlockDevice };
                 self.node(parent, base, ft, dev, &attrs, &name)
             }
+            EntryType::Fifo => self.node(parent, base, FileType::Fifo, 0, &attrs, &name),
             other => Err(Error::invalid(&name, format!("unsupported tar entry type {other:?}"))),
         }
     }
