@@ -31,6 +31,9 @@ pub struct ImageRecord {
     pub manifest_digest: Digest,
     pub manifest_media_type: String,
     pub config_media_type: String,
+    /// The index (manifest list) the manifest was chosen from, if any.
+    #[serde(default)]
+    pub index_digest: Option<Digest>,
     /// Compressed layer descriptors, as in the manifest.
     pub layers: Vec<Descriptor>,
     pub diff_ids: Vec<Digest>,
@@ -214,6 +217,7 @@ mod tests {
             manifest_digest: d.clone(),
             manifest_media_type: crate::manifest::OCI_MANIFEST.into(),
             config_media_type: crate::manifest::OCI_CONFIG.into(),
+            index_digest: None,
             layers: vec![],
             diff_ids: vec![],
             chain_ids: vec![],

@@ -28,6 +28,7 @@ pub mod console;
 pub mod container;
 pub mod leaks;
 pub mod process;
+pub mod registry;
 pub mod runtime;
 
 pub use bundle::Bundle;
