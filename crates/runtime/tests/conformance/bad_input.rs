@@ -1,1 +1,214 @@
-//! todo
+//! Bad input: each case must fail (berth: exit 1 with a one-line error
+//! naming the field or path) and leave nothing behind — no state dir, mount,
+//! cgroup or process.
+
+use crate::support::*;
+use berth_test_support::{Bundle, Container, Kind, Runtime};
+
+/// Nothing in the runtime's state root.
+#[track_caller]
+fn assert_root_empty(rt: &Runtime) {
+    let left: Vec<_> = std::fs::read_dir(rt.root())
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{}: state root not empty: {left:?}", rt.name());
+}
+
+/// `create` on `b` (config.json already written or deliberately not) must
+/// fail cleanly.
+#[track_caller]
+fn create_must_fail(rt: &Runtime, c: &mut Container<'_>, extra: &[&str], words: &[&str]) {
+    let out = c.create(extra);
+    let (code, stderr) = (out.code(), out.stderr());
+    assert_clean_error(rt, code, &stderr, words);
+    c.assert_no_leaks();
+    assert!(!c.state().success(), "state must fail for a container that was not created");
+    assert_root_empty(rt);
+}
+
+/// Saves `b` and expects `create` to fail naming `words`.
+#[track_caller]
+fn config_must_fail(rt: &Runtime, b: &Bundle, words: &[&str]) {
+    let mut c = Container::new(rt, b);
+    create_must_fail(rt, &mut c, &[], words);
+}
+
+scenario! {
+    fn missing_config_json(rt) {
+        let b = Bundle::busybox(); // never saved
+        let mut c = Container::on_path(rt, b.path(), &berth_test_support::container::unique_id());
+        create_must_fail(rt, &mut c, &[], &["config.json"]);
+    }
+}
+
+scenario! {
+    fn malformed_config_json(rt) {
+        let b = Bundle::busybox();
+        let mut c = Container::on_path(rt, b.path(), &berth_test_support::container::unique_id());
+        std::fs::write(b.path().join("config.json"), "{\"ociVersion\": \"1.1.0\", \"process\": ").expect("write");
+        create_must_fail(rt, &mut c, &[], &["config.json"]);
+        std::fs::write(b.path().join("config.json"), "[]").expect("write");
+        create_must_fail(rt, &mut c, &[], &["config.json"]);
+    }
+}
+
+scenario! {
+    fn unknown_namespace_type(rt) {
+        let mut b = Bundle::busybox();
+        b.set_namespace("foo", None);
+        config_must_fail(rt, &b, &["foo"]);
+    }
+}
+
+scenario! {
+    fn missing_rootfs(rt) {
+        let b = Bundle::busybox();
+        std::fs::remove_dir_all(b.rootfs()).expect("rm rootfs");
+        config_must_fail(rt, &b, &["rootfs"]);
+    }
+}
+
+scenario! {
+    fn relative_cwd(rt) {
+        if lacks(rt, &[Kind::Crun], "crun 1.8 accepts a relative process.cwd") {
+            return;
+        }
+        let mut b = Bundle::busybox();
+        b.set_cwd("relative/dir");
+        config_must_fail(rt, &b, &["cwd"]);
+    }
+}
+
+scenario! {
+    fn empty_args(rt) {
+        let mut b = Bundle::busybox();
+        b.set_args(&[]);
+        config_must_fail(rt, &b, &["args"]);
+    }
+}
+
+scenario! {
+    /// A program that does not exist fails at create or at start, cleanly.
+    fn program_not_found(rt) {
+        let mut b = Bundle::busybox();
+        b.set_args(&["/no/such/program"]);
+        let mut c = Container::new(rt, &b);
+        let out = c.run(&[]);
+        let (code, stderr) = (out.code(), out.stderr());
+        assert_clean_error(rt, code, &stderr, &["/no/such/program"]);
+        c.assert_no_leaks();
+        assert_root_empty(rt);
+    }
+}
+
+scenario! {
+    /// A second container with an existing id is refused; the first is
+    /// untouched.
+    fn duplicate_id(rt) {
+        let mut b = Bundle::busybox();
+        b.set_args(&["sleep", "100"]);
+        let mut first = Container::new(rt, &b);
+        first.create(&[]).assert_ok();
+        let b2 = Bundle::busybox();
+        let mut second = Container::with_id(rt, &b2, first.id());
+        let out = second.create(&[]);
+        let (code, stderr) = (out.code(), out.stderr());
+        assert_clean_error(rt, code, &stderr, &[first.id()]);
+        assert_eq!(first.status().as_deref(), Some("created"));
+        assert_eq!(first.state_json()["bundle"], b.path().to_str().expect("utf-8"));
+        std::mem::forget(second); // its Drop would delete the first container
+        first.delete_force().assert_ok();
+        first.assert_no_leaks();
+        assert_root_empty(rt);
+    }
+}
+
+scenario! {
+    /// Ids that are empty or could name a path outside the state root.
+    fn bad_ids(rt) {
+        let b = Bundle::busybox();
+        let escape = format!("../escaped-{}-{}", std::process::id(), rt.name());
+        for id in ["", "a/b", "..", ".", &escape, "/abs"] {
+            if id == "/abs" && lacks(rt, &[Kind::Crun], "crun 1.8 accepts the id \"/abs\" (and stores it as \"abs\")") {
+                continue;
+            }
+            let mut c = Container::with_id(rt, &b, id);
+            let out = c.create(&[]);
+            let (code, stderr) = (out.code(), out.stderr());
+            assert!(code != Some(0), "{}: id {id:?} was accepted", rt.name());
+            assert_clean_error(rt, code, &stderr, &[]);
+            assert_root_empty(rt);
+            assert!(!rt.root().join(&escape).exists(), "{}: state written outside the root", rt.name());
+            assert!(berth_test_support::leaks::processes_using(b.path(), &b.rootfs()).is_empty());
+        }
+    }
+}
+
+scenario! {
+    /// terminal: true with a console socket nobody listens on, or that is
+    /// not a socket, or without one at all.
+    fn console_socket_not_answering(rt) {
+        let mut b = Bundle::busybox();
+        b.set_terminal(true);
+        b.set_args(&["true"]);
+        let dir = berth_test_support::temp_dir("nosock-");
+        let missing = dir.path().join("missing.sock");
+        let regular = dir.path().join("regular-file");
+        std::fs::write(&regular, "").expect("write");
+        let unbound = dir.path().join("dgram.sock");
+        let _dgram = std::os::unix::net::UnixDatagram::bind(&unbound).expect("bind dgram");
+        for sock in [&missing, &regular, &unbound] {
+            let mut c = Container::new(rt, &b);
+            create_must_fail(rt, &mut c, &["--console-socket", sock.to_str().expect("utf-8")], &["console"]);
+        }
+        let mut c = Container::new(rt, &b);
+        create_must_fail(rt, &mut c, &[], &["console"]);
+    }
+}
+
+scenario! {
+    /// A mount the kernel refuses (bad tmpfs option) fails create cleanly.
+    fn bad_mount_option(rt) {
+        let mut b = Bundle::busybox();
+        b.add_mount("/bad", "tmpfs", "tmpfs", &["size=notanumber"]);
+        config_must_fail(rt, &b, &["/bad"]);
+    }
+}
+
+scenario! {
+    /// start, kill, delete, state of a container that does not exist fail.
+    fn verbs_on_missing_container(rt) {
+        let id = berth_test_support::container::unique_id();
+        for verb in [vec!["start", &id], vec!["state", &id], vec!["kill", &id, "KILL"], vec!["delete", &id], vec!["ps", &id]] {
+            let out = rt.run(&verb);
+            let (code, stderr) = (out.code(), out.stderr());
+            assert_clean_error(rt, code, &stderr, &[&id]);
+        }
+        assert_root_empty(rt);
+    }
+}
+
+scenario! {
+    /// `delete --force` with an id that names a path outside the state root
+    /// is refused and removes nothing.
+    fn delete_with_path_id_removes_nothing(rt) {
+        // Never run this on crun 1.8.1: it removes the parent of --root.
+        if lacks(rt, &[Kind::Crun], "crun 1.8.1 `delete --force ..` recursively removes the parent directory of its --root (exit 0)") {
+            return;
+        }
+        // The runtime's root is <temp>/root-xxx; put a canary beside it.
+        let parent = rt.root().parent().expect("root has a parent");
+        let canary = tempfile::Builder::new().prefix("canary-").tempdir_in(parent).expect("canary dir");
+        std::fs::write(canary.path().join("keep"), "keep").expect("write");
+        std::fs::write(rt.root().join("keep-in-root"), "keep").expect("write");
+        let canary_name = canary.path().file_name().expect("name").to_str().expect("utf-8").to_string();
+        let relative = format!("../{canary_name}");
+        for id in ["..", ".", relative.as_str(), "/", ""] {
+            let out = rt.run(&["delete", "--force", id]);
+            assert!(!out.success(), "{}: delete --force {id:?} succeeded", rt.name());
+            assert!(canary.path().join("keep").exists(), "{}: delete --force {id:?} removed a file outside the root", rt.name());
+            assert!(rt.root().join("keep-in-root").exists(), "{}: delete --force {id:?} removed a file in the root", rt.name());
+        }
+        std::fs::remove_file(rt.root().join("keep-in-root")).expect("rm");
+    }
+}
