@@ -26,6 +26,7 @@ use tar::EntryType;
 
 use crate::layer::LayerWriter;
 use crate::lower::Layers;
+use crate::layer::ImplicitDirs;
 use crate::path;
 use crate::sys::{self, S_ISGID};
 use crate::whiteout::{self, Name};
@@ -43,7 +44,6 @@ pub(crate) fn apply<R: Read>(w: &LayerWriter, tar: R) -> Result<ApplyStats, Erro
         dir_times: Vec::new(),
         buf: vec![0u8; BUF_SIZE],
         stats: ApplyStats::default(),
-        lowers: None,
     };
     let mut archive = tar::Archive::new(BufReader::with_capacity(BUF_SIZE, tar));
     let entries = archive.entries().map_err(|source| Error::Tar { source })?;
@@ -94,8 +94,6 @@ struct Applier<'w> {
     dir_times: Vec<(Vec<u8>, u64, Timestamps)>,
     buf: Vec<u8>,
     stats: ApplyStats,
-    /// The parent chain, opened on first need (implicit parent directories).
-    lowers: Option<Layers>,
 }
 
 impl<'w> Applier<'w> {
@@ -207,9 +205,9 @@ impl<'w> Applier<'w> {
         Ok(d)
     }
 
-    /// Creates the missing directories of `parent`, copying mode, owner,
-    /// times and xattrs from the lower layers' view where they exist there
-    /// (as containerd does), so the merged view keeps their metadata.
+    /// Creates the missing directories of `parent` (0755, our owner). Their
+    /// real metadata comes from the parent layers' view, which may not be
+    /// committed yet: [`fix_implicit_dirs`] copies it at commit time.
     fn make_parents(&mut self, parent: &[u8], name: &str) -> Result<OwnedFd, Error> {
         let mut cur = sys::open_dir_in_root(self.root(), b"").map_err(|e| Error::entry("opening the layer root for", name, e))?;
         let mut prefix: Vec<u8> = Vec::new();
@@ -229,8 +227,7 @@ impl<'w> Applier<'w> {
                 }
                 Err(e) => return Err(Error::entry("opening a parent directory of", name, e)),
             }
-            let like = self.lower_dir_attrs(&prefix, name)?;
-            match rustix::fs::mkdirat(&cur, comp, Mode::from_raw_mode(0o700)) {
+            match rustix::fs::mkdirat(&cur, comp, Mode::from_raw_mode(0o755)) {
                 Ok(()) => {}
                 Err(Errno::EXIST) => {
                     return Err(Error::invalid(
@@ -244,54 +241,15 @@ impl<'w> Applier<'w> {
                 Err(e) => return Err(Error::entry("creating a parent directory of", name, e)),
             }
             let fd = sys::open_subdir(cur.as_fd(), comp).map_err(|e| Error::entry("opening a parent directory of", name, e))?;
-            let (mode, uid, gid) = like.as_ref().map_or((0o755, self.w.ids.euid, self.w.ids.egid), |a| (a.mode, a.uid, a.gid));
-            rustix::fs::fchown(&fd, Some(uid_of(uid)), Some(gid_of(gid))).map_err(|e| Error::entry("setting the owner of a parent directory of", name, e))?;
-            rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(|e| Error::entry("setting the mode of a parent directory of", name, e))?;
-            if let Some(a) = like {
-                set_xattrs_fd(fd.as_fd(), &a.xattrs, name)?;
-                let st = rustix::fs::fstat(&fd).map_err(|e| Error::entry("inspecting a parent directory of", name, e))?;
-                self.dir_times.push((prefix.clone(), st.st_ino, a.times()));
+            if self.w.ids.umask & 0o755 != 0 {
+                rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o755)).map_err(|e| Error::entry("setting the mode of a parent directory of", name, e))?;
             }
+            let st = rustix::fs::fstat(&fd).map_err(|e| Error::entry("inspecting a parent directory of", name, e))?;
+            self.w.implicit_dirs().insert(prefix.clone(), st.st_ino);
             self.stats.dirs += 1;
             cur = fd;
         }
         Ok(cur)
-    }
-
-    /// Metadata of directory `dir_path` in the merged view of the parent
-    /// chain, if it is a directory there.
-    fn lower_dir_attrs(&mut self, dir_path: &[u8], name: &str) -> Result<Option<Attrs>, Error> {
-        if self.w.lowers.is_empty() {
-            return Ok(None);
-        }
-        if self.lowers.is_none() {
-            let l = Layers::open(&self.w.lowers).map_err(|e| Error::entry("opening the parent layers for", name, e))?;
-            self.lowers = Some(l);
-        }
-        let Some(lowers) = self.lowers.as_ref() else {
-            return Ok(None);
-        };
-        let found = lowers
-            .lookup(dir_path)
-            .map_err(|e| Error::entry("looking up in the parent layers a parent directory of", name, e))?;
-        let Some(f) = found.filter(|f| sys::is_dir(&f.stat)) else {
-            return Ok(None);
-        };
-        let rd = sys::reopen_dir(f.fd.as_fd()).map_err(|e| Error::entry("reading a parent directory in the parent layers of", name, e))?;
-        let xattrs = sys::fd_xattrs(rd.as_fd())
-            .map_err(|e| Error::entry("reading xattrs of a parent directory in the parent layers of", name, e))?
-            .into_iter()
-            .filter(|(k, _)| !k.starts_with(b"trusted.overlay."))
-            .filter_map(|(k, v)| String::from_utf8(k).ok().map(|k| (k, v)))
-            .collect();
-        Ok(Some(Attrs {
-            mode: f.stat.st_mode & 0o7777,
-            uid: f.stat.st_uid,
-            gid: f.stat.st_gid,
-            mtime: (f.stat.st_mtime, f.stat.st_mtime_nsec as i64),
-            atime: None,
-            xattrs,
-        }))
     }
 
     /// Removes what is at `base` so that a new entry can take its place
@@ -352,6 +310,7 @@ impl<'w> Applier<'w> {
         set_xattrs_fd(fd.as_fd(), &a.xattrs, name)?;
         let st = rustix::fs::fstat(&fd).map_err(|e| Error::entry("inspecting", name, e))?;
         self.dir_times.push((norm.to_vec(), st.st_ino, a.times()));
+        self.w.implicit_dirs().remove(norm);
         self.cache.remove(norm);
         self.remember(norm, fd, name)?;
         self.stats.dirs += 1;
@@ -535,6 +494,47 @@ impl<'w> Applier<'w> {
         }
         Ok(())
     }
+}
+
+/// Gives the directories [`Applier::make_parents`] created the mode,
+/// owner, times and xattrs they have in the merged view of the parent
+/// chain `lowers` (nearest first), as containerd does, so that adding a
+/// file to `/opt/app` does not reset `/opt`. Directories absent there keep
+/// 0755 and our owner; one a later tar entry gave metadata is left alone.
+pub(crate) fn fix_implicit_dirs(root: BorrowedFd<'_>, implicit: &ImplicitDirs, lowers: &Layers) -> Result<(), Error> {
+    for (p, ino) in implicit {
+        let name = path::display(p);
+        let Some(f) = lowers
+            .lookup(p)
+            .map_err(|e| Error::entry("looking up in the parent layers", &name, e))?
+            .filter(|f| sys::is_dir(&f.stat))
+        else {
+            continue;
+        };
+        let fd = match sys::open_dir_in_root(root, p) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) | Err(Errno::NOTDIR) => continue,
+            Err(e) => return Err(Error::entry("opening directory", &name, e)),
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| Error::entry("inspecting", &name, e))?;
+        if st.st_ino != *ino {
+            continue;
+        }
+        let lower = sys::reopen_dir(f.fd.as_fd()).map_err(|e| Error::entry("opening in the parent layers", &name, e))?;
+        let xattrs: Vec<(String, Vec<u8>)> = sys::fd_xattrs(lower.as_fd())
+            .map_err(|e| Error::entry("reading xattrs in the parent layers of", &name, e))?
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with(b"trusted.overlay."))
+            .filter_map(|(k, v)| String::from_utf8(k).ok().map(|k| (k, v)))
+            .collect();
+        rustix::fs::fchown(&fd, Some(uid_of(f.stat.st_uid)), Some(gid_of(f.stat.st_gid)))
+            .map_err(|e| Error::entry("setting the owner of", &name, e))?;
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(f.stat.st_mode & 0o7777)).map_err(|e| Error::entry("setting the mode of", &name, e))?;
+        set_xattrs_fd(fd.as_fd(), &xattrs, &name)?;
+        let ts = sys::timestamps(f.stat.st_mtime, f.stat.st_mtime_nsec as i64);
+        rustix::fs::futimens(&fd, &ts).map_err(|e| Error::entry("setting the times of", &name, e))?;
+    }
+    Ok(())
 }
 
 fn uid_of(uid: u32) -> rustix::fs::Uid {

@@ -1,8 +1,13 @@
 //! A layer being unpacked: a private directory under `ingest/`, published
 //! by [`crate::Snapshotter::commit`] or removed when dropped.
 
+use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// Directories an apply created because the tar lacked them: path -> inode.
+pub(crate) type ImplicitDirs = HashMap<Vec<u8>, u64>;
 
 /// Who we are when creating files, to skip `chown`/`chmod` calls that
 /// creation already made right.
@@ -42,12 +47,11 @@ pub struct LayerWriter {
     /// Holds the flock on `ingest/<tmp>` for as long as the writer lives.
     pub(crate) _lock: OwnedFd,
     pub(crate) fs_fd: OwnedFd,
-    /// Parent chain id and its directory id.
-    pub(crate) parent: Option<(String, u64)>,
-    /// Directory ids of the parent chain, nearest first.
-    pub(crate) lower_ids: Vec<u64>,
-    /// `fs` directories of the parent chain, nearest first.
-    pub(crate) lowers: Vec<PathBuf>,
+    /// Parent chain id; it need not be committed before commit time, so
+    /// the layers of an image can be unpacked concurrently.
+    pub(crate) parent: Option<String>,
+    /// Implicitly created parent directories, fixed up at commit.
+    pub(crate) implicit: Mutex<ImplicitDirs>,
     pub(crate) ids: Ids,
     pub(crate) committed: bool,
 }
@@ -60,7 +64,12 @@ impl LayerWriter {
 
     /// The parent chain id this layer goes on top of.
     pub fn parent(&self) -> Option<&str> {
-        self.parent.as_ref().map(|(n, _)| n.as_str())
+        self.parent.as_deref()
+    }
+
+    pub(crate) fn implicit_dirs(&self) -> MutexGuard<'_, ImplicitDirs> {
+        // a panic while holding it leaves a plain map behind: still usable
+        self.implicit.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -24,10 +24,11 @@
 //! # let _ = mounts; Ok(()) }
 //! ```
 //!
-//! * Layers of one image can be applied in parallel: each
-//!   [`Snapshotter::prepare_layer`] gets its own directory; only the parent's
-//!   chain id is needed up front (for copying metadata of implicitly created
-//!   parent directories), and the parent must be committed first.
+//! * Layers of one image can be unpacked concurrently: each
+//!   [`Snapshotter::prepare_layer`] gets its own directory and only names its
+//!   parent's chain id; the parent must be committed by the time the child
+//!   is (commit in order). Parent directories a tar lacks are created, then
+//!   given their metadata from the parent chain at commit, as containerd does.
 //! * [`Snapshotter::commit`] returns [`Error::AlreadyExists`] when another
 //!   pull committed the same chain id first; treat it as success.
 //!

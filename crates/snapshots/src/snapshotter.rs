@@ -204,9 +204,21 @@ impl Snapshotter {
     }
 
     /// A fresh private directory to unpack one layer into, on top of the
-    /// committed chain `parent`.
+    /// chain `parent`. The parent need not be committed yet (layers of one
+    /// image can be unpacked concurrently); it must be by [`Self::commit`].
     pub fn prepare_layer(&self, parent: Option<&str>) -> Result<LayerWriter, Error> {
-        let (parent, lower_ids) = self.parent_chain(parent)?;
+        if let Some(p) = parent {
+            meta::encode_name(p)?;
+            if let Some((_, pm)) = self.lookup(p)? {
+                if pm.kind != Kind::Committed {
+                    return Err(Error::WrongKind {
+                        name: p.to_owned(),
+                        actual: pm.kind,
+                        expected: "a committed layer",
+                    });
+                }
+            }
+        }
         let l = self.lock()?;
         let (tmp_name, lock_fd) = self.make_ingest(&l)?;
         drop(l);
@@ -219,9 +231,8 @@ impl Snapshotter {
             fs_path: fs_path.clone(),
             fs_fd: lock_fd.try_clone().map_err(|e| Error::io("duplicating", &fs_path, e))?,
             _lock: lock_fd,
-            parent,
-            lowers: lower_ids.iter().map(|&i| self.fs_dir(i)).collect(),
-            lower_ids,
+            parent: parent.map(str::to_owned),
+            implicit: Default::default(),
             ids: self.ids,
             committed: false,
         };
@@ -284,13 +295,23 @@ impl Snapshotter {
     /// Returns [`Error::AlreadyExists`] if that chain id is there already.
     pub fn commit(&self, mut w: LayerWriter, chain_id: &str) -> Result<(), Error> {
         let enc = meta::encode_name(chain_id)?;
+        if self.name_id(&enc)?.is_some() {
+            return Err(Error::AlreadyExists { name: chain_id.to_owned() });
+        }
+        let (parent, lower_ids) = self.parent_chain(w.parent.as_deref())?;
+        let implicit = std::mem::take(&mut *w.implicit_dirs());
+        if !implicit.is_empty() && !lower_ids.is_empty() {
+            let paths: Vec<PathBuf> = lower_ids.iter().map(|&i| self.fs_dir(i)).collect();
+            let layers = Layers::open(&paths).map_err(|e| Error::io("opening the parent layers of", &w.fs_path, e))?;
+            apply::fix_implicit_dirs(w.fs_fd.as_fd(), &implicit, &layers)?;
+        }
         // sync before taking the lock: it is the slow part
         rustix::fs::syncfs(&w.fs_fd).map_err(|e| Error::io("syncing", &w.fs_path, e))?;
         let l = self.lock()?;
         if self.name_id(&enc)?.is_some() {
             return Err(Error::AlreadyExists { name: chain_id.to_owned() });
         }
-        if let Some((pname, pid)) = &w.parent {
+        if let Some((pname, pid)) = &parent {
             match self.lookup(pname)? {
                 Some((id, _)) if id == *pid => {}
                 _ => return Err(Error::NotFound { name: pname.clone() }),
@@ -298,10 +319,10 @@ impl Snapshotter {
         }
         let m = Meta {
             name: chain_id.to_owned(),
-            parent: w.parent.as_ref().map(|(n, _)| n.clone()),
+            parent: parent.map(|(n, _)| n),
             kind: Kind::Committed,
             created: meta::now_secs(),
-            lowers: w.lower_ids.clone(),
+            lowers: lower_ids,
         };
         self.write_meta(&w._lock, &w.dir, &m)?;
         self.publish(&l, &w.tmp_name, &enc)?;

@@ -150,6 +150,19 @@ fn whiteout_does_not_hide_an_entry_of_the_same_layer() {
 fn implicit_parents_copy_the_lower_layers_metadata() {
     let t = Tmpfs::new("mkparent");
     let s = store(&t.join("store"));
+    // the child is unpacked before its parent is committed, as a concurrent
+    // pull does; the parent's metadata is applied at commit
+    let w = s.prepare_layer(Some("sha256:l1")).unwrap();
+    Snapshotter::apply_tar(
+        &w,
+        &tar_of(vec![
+            E::file("opt/app/bin", b"x"),
+            E::file("new/dir/f", b"y"),
+            E::file("srv/implicit-then-explicit/f", b"z"),
+            E::dir("srv/implicit-then-explicit/").mode(0o711),
+        ])[..],
+    )
+    .unwrap();
     layer(
         &s,
         "sha256:l1",
@@ -157,16 +170,35 @@ fn implicit_parents_copy_the_lower_layers_metadata() {
         &tar_of(vec![
             E::dir("opt/").mode(0o750).owner(5, 6).mtime(1_234_567_890).xattr("user.tag", b"lower"),
             E::dir("opt/app/").mode(0o700),
+            E::dir("srv/").mode(0o701),
+            E::dir("srv/implicit-then-explicit/").mode(0o700),
         ]),
     );
-    let w = s.prepare_layer(Some("sha256:l1")).unwrap();
-    Snapshotter::apply_tar(&w, &tar_of(vec![E::file("opt/app/bin", b"x"), E::file("new/dir/f", b"y")])[..]).unwrap();
-    let m = std::fs::symlink_metadata(w.path().join("opt")).unwrap();
+    s.commit(w, "sha256:l2").unwrap();
+    let p = s.stat("sha256:l2").unwrap().unwrap().path;
+    let m = std::fs::symlink_metadata(p.join("opt")).unwrap();
     assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o750, 5, 6));
     assert_eq!(m.mtime(), 1_234_567_890);
-    assert_eq!(lgetxattr(&w.path().join("opt"), "user.tag").unwrap(), b"lower");
-    assert_eq!(std::fs::symlink_metadata(w.path().join("opt/app")).unwrap().mode() & 0o7777, 0o700);
-    assert_eq!(std::fs::symlink_metadata(w.path().join("new/dir")).unwrap().mode() & 0o7777, 0o755);
+    assert_eq!(lgetxattr(&p.join("opt"), "user.tag").unwrap(), b"lower");
+    assert_eq!(std::fs::symlink_metadata(p.join("opt/app")).unwrap().mode() & 0o7777, 0o700);
+    assert_eq!(std::fs::symlink_metadata(p.join("new/dir")).unwrap().mode() & 0o7777, 0o755);
+    assert_eq!(std::fs::symlink_metadata(p.join("srv")).unwrap().mode() & 0o7777, 0o701);
+    // the layer's own entry wins over the lower view
+    assert_eq!(std::fs::symlink_metadata(p.join("srv/implicit-then-explicit")).unwrap().mode() & 0o7777, 0o711);
+    assert_eq!(s.stat("sha256:l2").unwrap().unwrap().parent.as_deref(), Some("sha256:l1"));
+}
+
+#[test]
+fn commit_needs_the_parent_committed() {
+    let t = Tmpfs::new("pending-parent");
+    let s = store(&t.join("store"));
+    let w = s.prepare_layer(Some("sha256:never")).unwrap();
+    Snapshotter::apply_tar(&w, &tar_of(vec![E::file("f", b"")])[..]).unwrap();
+    assert!(s.commit(w, "sha256:child").unwrap_err().is_not_found());
+    assert!(s.list().unwrap().is_empty());
+    assert!(std::fs::read_dir(t.join("store/ingest")).unwrap().next().is_none());
+    s.prepare_active("ctr", None, false).unwrap();
+    assert!(matches!(s.prepare_layer(Some("ctr")), Err(Error::WrongKind { .. })));
 }
 
 #[test]
@@ -221,7 +253,6 @@ fn commit_publishes_atomically_and_once() {
     assert!(matches!(s.commit(w, "sha256:two"), Err(Error::NotFound { .. })));
     assert!(s.list().unwrap().is_empty());
 
-    assert!(matches!(s.prepare_layer(Some("sha256:nope")), Err(Error::NotFound { .. })));
     let w = s.prepare_layer(None).unwrap();
     assert!(matches!(s.commit(w, ""), Err(Error::InvalidName { .. })));
 }
