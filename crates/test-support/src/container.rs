@@ -203,6 +203,9 @@ impl<'r> Container<'r> {
 impl Drop for Container<'_> {
     fn drop(&mut self) {
         let state_dir = self.rt.state_dir(&self.id);
+        // Only plain ids: `crun delete --force ..` (1.8.1) removes the parent
+        // of its state root recursively, so odd ids are never passed to a
+        // runtime from here.
         if crate::leaks::is_plain_id(&self.id) && state_dir.exists() {
             let mut cmd = self.rt.cmd();
             cmd.args(["delete", "--force", &self.id]);

@@ -92,6 +92,18 @@ impl Runtime {
         Runtime { kind, binary, root, hybrid_wrapper, timeout: process::DEFAULT_TIMEOUT }
     }
 
+    /// Like [`Runtime::new`] with the state root created inside `parent`
+    /// (for tests where a runtime bug could damage the root's siblings).
+    #[track_caller]
+    pub fn new_in(kind: Kind, berth_bin: &Path, parent: &Path) -> Runtime {
+        let mut rt = Runtime::new(kind, berth_bin);
+        rt.root = tempfile::Builder::new()
+            .prefix(&format!("root-{}-", kind.name()))
+            .tempdir_in(parent)
+            .unwrap_or_else(|e| panic!("temp root in {}: {e}", parent.display()));
+        rt
+    }
+
     /// The selected runtimes (see the module doc).
     pub fn selected(berth_bin: &Path) -> Vec<Runtime> {
         Kind::ALL.into_iter().filter(|k| k.selected()).map(|k| Runtime::new(k, berth_bin)).collect()

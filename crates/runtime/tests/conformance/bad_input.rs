@@ -196,8 +196,11 @@ scenario! {
         if lacks(rt, &[Kind::Crun], "crun 1.8.1 `delete --force ..` recursively removes the parent directory of its --root (exit 0)") {
             return;
         }
-        // The runtime's root is <temp>/root-xxx; put a canary beside it.
-        let parent = rt.root().parent().expect("root has a parent");
+        // A runtime whose root sits in a sandbox dir, so that a runtime with
+        // this bug destroys only the sandbox; a canary beside the root.
+        let sandbox = berth_test_support::temp_dir("sandbox-");
+        let rt = &Runtime::new_in(rt.kind(), berth_bin(), sandbox.path());
+        let parent = sandbox.path();
         let canary = tempfile::Builder::new().prefix("canary-").tempdir_in(parent).expect("canary dir");
         std::fs::write(canary.path().join("keep"), "keep").expect("write");
         std::fs::write(rt.root().join("keep-in-root"), "keep").expect("write");
