@@ -126,6 +126,10 @@ scenario! {
 scenario! {
     /// Ids that are empty or could name a path outside the state root.
     fn bad_ids(rt) {
+        // state root inside a sandbox: a runtime that follows the id out of
+        // its root damages only the sandbox
+        let sandbox = berth_test_support::temp_dir("sandbox-");
+        let rt = &Runtime::new_in(rt.kind(), berth_bin(), sandbox.path());
         let b = Bundle::busybox();
         let escape = format!("../escaped-{}-{}", std::process::id(), rt.name());
         for id in ["", "a/b", "..", ".", &escape, "/abs"] {
@@ -141,6 +145,13 @@ scenario! {
             assert!(!rt.root().join(&escape).exists(), "{}: state written outside the root", rt.name());
             assert!(berth_test_support::leaks::processes_using(b.path(), &b.rootfs()).is_empty());
         }
+        // Positive control: the same bundle with a good id works, so the
+        // refusals above were about the ids.
+        let mut c = Container::new(rt, &b);
+        c.create(&[]).assert_ok();
+        c.delete_force().assert_ok();
+        c.assert_no_leaks();
+        assert_root_empty(rt);
     }
 }
 
@@ -212,6 +223,14 @@ scenario! {
             assert!(canary.path().join("keep").exists(), "{}: delete --force {id:?} removed a file outside the root", rt.name());
             assert!(rt.root().join("keep-in-root").exists(), "{}: delete --force {id:?} removed a file in the root", rt.name());
         }
+        // Positive control: delete --force of a real container works here.
+        let mut b = Bundle::busybox();
+        b.set_args(&["sleep", "100"]);
+        let mut c = Container::new(rt, &b);
+        c.create(&[]).assert_ok();
+        c.delete_force().assert_ok();
+        c.assert_no_leaks();
+        assert!(canary.path().join("keep").exists());
         std::fs::remove_file(rt.root().join("keep-in-root")).expect("rm");
     }
 }
