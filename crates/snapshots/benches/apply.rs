@@ -129,6 +129,15 @@ impl Drop for Mnt {
     }
 }
 
+struct RemoveOnDrop(PathBuf, bool);
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if self.1 {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 fn mount_tmpfs(p: &Path) -> Mnt {
     std::fs::create_dir_all(p).unwrap();
     rustix::mount::mount("tmpfs", p, "tmpfs", MountFlags::empty(), Some(c"size=4g")).unwrap();
@@ -187,13 +196,26 @@ fn main() {
         (l1.len() + l2.len()) as f64 / 1e6
     );
 
-    for fs in ["tmpfs", "ext4"] {
+    let mut targets = vec!["tmpfs", "ext4"];
+    if let Ok(dir) = std::env::var("BENCH_DISK_DIR") {
+        // the machine's own disk, e.g. /var/lib/berth's file system
+        targets.push(Box::leak(dir.into_boxed_str()));
+    }
+    for fs in targets {
         let target = work.join(format!("mnt-{fs}"));
-        let _m = if fs == "tmpfs" { mount_tmpfs(&target) } else { mount_ext4(&target, &work.join("ext4.img")) };
+        let _m = match fs {
+            "tmpfs" => Some(mount_tmpfs(&target)),
+            "ext4" => Some(mount_ext4(&target, &work.join("ext4.img"))),
+            _ => None,
+        };
+        let target = if _m.is_some() { target } else { PathBuf::from(fs).join(format!("berth-apply-bench-{}", std::process::id())) };
+        std::fs::create_dir_all(&target).unwrap();
+        let _cleanup = RemoveOnDrop(target.clone(), _m.is_none());
         let mut tar_t = Vec::new();
         let mut seq_t = Vec::new();
         let mut par_t = Vec::new();
         let mut apply_only = Vec::new();
+        let mut commit_only = Vec::new();
         for _ in 0..rounds {
             // GNU tar: both layers into one directory (as a flattened unpack would)
             let dst = target.join("tar");
@@ -217,7 +239,9 @@ fn main() {
                 Snapshotter::apply_tar(&w, r).unwrap();
                 apply_only.push(ta.elapsed());
                 h.join().unwrap();
+                let tc = Instant::now();
                 s.commit(w, name).unwrap();
+                commit_only.push(tc.elapsed());
                 parent = Some(name);
             }
             seq_t.push(t0.elapsed());
@@ -265,6 +289,7 @@ fn main() {
             a.as_secs_f64(),
             entries / 2.0 / a.as_secs_f64()
         );
+        println!("{fs}: berth commit of one layer (syncfs)          {:>7.3} s", median(commit_only).as_secs_f64());
     }
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -36,23 +36,64 @@ use crate::{ApplyStats, Error};
 const DIR_CACHE_MAX: usize = 256;
 /// Read buffer for file content (and the tar stream).
 const BUF_SIZE: usize = 256 * 1024;
+/// Bytes written between two background writeback starts.
+const FLUSH_EVERY: u64 = 8 << 20;
 
 pub(crate) fn apply<R: Read>(w: &LayerWriter, tar: R) -> Result<ApplyStats, Error> {
-    let mut a = Applier {
-        w,
-        cache: HashMap::new(),
-        dir_times: Vec::new(),
-        buf: vec![0u8; BUF_SIZE],
-        stats: ApplyStats::default(),
-    };
-    let mut archive = tar::Archive::new(BufReader::with_capacity(BUF_SIZE, tar));
-    let entries = archive.entries().map_err(|source| Error::Tar { source })?;
-    for entry in entries {
-        let mut entry = entry.map_err(|source| Error::Tar { source })?;
-        a.entry(&mut entry)?;
+    std::thread::scope(|scope| {
+        // Writeback overlapped with unpacking: every FLUSH_EVERY bytes a
+        // helper thread starts a syncfs, so the one in commit has little
+        // left to wait for.
+        let (kick, kicked) = std::sync::mpsc::sync_channel::<()>(1);
+        let fs_fd = w.fs_fd.as_fd();
+        let flusher = std::thread::Builder::new()
+            .name("berth-flush".into())
+            .spawn_scoped(scope, move || {
+                while kicked.recv().is_ok() {
+                    // an error here resurfaces in commit's own syncfs
+                    let _ = rustix::fs::syncfs(fs_fd);
+                }
+            })
+            .map_err(|e| Error::io("starting the flusher thread for", &w.fs_path, e))?;
+        let mut a = Applier {
+            w,
+            cache: HashMap::new(),
+            dir_times: Vec::new(),
+            buf: vec![0u8; BUF_SIZE],
+            stats: ApplyStats::default(),
+            kick: Some(kick),
+            unflushed: 0,
+        };
+        let r = a.run(tar);
+        a.kick = None;
+        let _ = flusher.join();
+        r.map(|()| a.stats)
+    })
+}
+
+impl Applier<'_> {
+    fn run<R: Read>(&mut self, tar: R) -> Result<(), Error> {
+        let mut archive = tar::Archive::new(BufReader::with_capacity(BUF_SIZE, tar));
+        let entries = archive.entries().map_err(|source| Error::Tar { source })?;
+        for entry in entries {
+            let mut entry = entry.map_err(|source| Error::Tar { source })?;
+            self.entry(&mut entry)?;
+        }
+        self.finish()
     }
-    a.finish()?;
-    Ok(a.stats)
+
+    /// Counts written bytes and wakes the flusher now and then.
+    fn wrote(&mut self, n: u64) {
+        self.stats.bytes += n;
+        self.unflushed += n + 4096;
+        if self.unflushed >= FLUSH_EVERY {
+            self.unflushed = 0;
+            if let Some(k) = &self.kick {
+                // full: a flush is already pending, which covers this data too
+                let _ = k.try_send(());
+            }
+        }
+    }
 }
 
 /// An open directory of the layer and what creating entries in it implies.
@@ -94,6 +135,10 @@ struct Applier<'w> {
     dir_times: Vec<(Vec<u8>, u64, Timestamps)>,
     buf: Vec<u8>,
     stats: ApplyStats,
+    /// Wakes the flusher thread.
+    kick: Option<std::sync::mpsc::SyncSender<()>>,
+    /// Bytes written (plus a block per file) since the last wake-up.
+    unflushed: u64,
 }
 
 impl<'w> Applier<'w> {
@@ -338,7 +383,7 @@ impl<'w> Applier<'w> {
                 Err(source) => return Err(Error::Tar { source }),
             };
             file.write_all(&self.buf[..n]).map_err(|e| Error::entry("writing file", name, e))?;
-            self.stats.bytes += n as u64;
+            self.wrote(n as u64);
         }
         let chown = self.want_chown(&p, a);
         if chown {
