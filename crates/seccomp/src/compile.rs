@@ -55,8 +55,15 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Filter, Error> {
     let mut ctx = ScmpFilterContext::new(default)
         .map_err(|source| Error::Libseccomp { field: format!("{ROOT}.defaultAction"), what: "the default action".into(), source })?;
     add_architectures(&mut ctx, profile)?;
+    let names: usize = syscalls.iter().map(|s| s.names().len()).sum();
+    if names > BINARY_TREE_THRESHOLD {
+        // Optimisation only: a failure here means an old libseccomp, and the
+        // linear filter it then builds is still correct.
+        if let Err(e) = ctx.set_ctl_optimize(2) {
+            tracing::debug!(error = %e, "seccomp binary tree optimisation not available");
+        }
+    }
 
-    let mut rules = 0usize;
     for (i, syscall) in syscalls.iter().enumerate() {
         let field = format!("{ROOT}.syscalls[{i}]");
         if syscall.names().is_empty() {
@@ -107,15 +114,6 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Filter, Error> {
                 ctx.add_rule_conditional(act, nr, &conditions).map(|_| ())
             };
             added.map_err(|source| Error::Libseccomp { field: name_field, what: format!("the rule for {name:?}"), source })?;
-            rules += 1;
-        }
-    }
-
-    if rules > BINARY_TREE_THRESHOLD {
-        // Optimisation only: a failure here means an old libseccomp, and the
-        // linear filter it then builds is still correct.
-        if let Err(e) = ctx.set_ctl_optimize(2) {
-            tracing::debug!(error = %e, "seccomp binary tree optimisation not available");
         }
     }
 

@@ -3,7 +3,8 @@
 //! What this crate owns:
 //! - validating `linux.seccomp` (every field, with errors that name it) and
 //!   compiling it to a classic BPF program with libseccomp ([`compile`]),
-//!   in the runtime process before it forks;
+//!   in the runtime process before it forks, with an on-disk cache of
+//!   compiled programs ([`compile_cached`]);
 //! - installing that program with one raw seccomp(2) call in the container's
 //!   init right before execve ([`Filter::install`]), returning the user
 //!   notification fd when a rule uses SCMP_ACT_NOTIFY;
@@ -28,6 +29,7 @@
 //! - `nix`, `libc`: memfd, SCM_RIGHTS, uname, and the raw seccomp(2) call.
 //! - `thiserror`, `tracing`: errors and the debug log of skipped syscalls.
 
+mod cache;
 mod compile;
 mod default;
 mod error;
@@ -37,6 +39,7 @@ mod names;
 mod notify;
 mod profile;
 
+pub use cache::compile_cached;
 pub use compile::compile;
 pub use default::{default_docker_profile, default_profile};
 pub use error::Error;
