@@ -183,6 +183,16 @@ impl ContentStore {
         for e in fs::read_dir(&dir).map_err(Error::io(&dir))? {
             let e = e.map_err(Error::io(&dir))?;
             let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("tmp-") {
+                // a TempIngest removes itself unless its process died
+                let pid = name.split('-').nth(1).and_then(|p| p.parse::<u32>().ok());
+                let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+                if !alive {
+                    freed += e.metadata().map(|m| m.len()).unwrap_or(0);
+                    let _ = fs::remove_file(e.path());
+                }
+                continue;
+            }
             let Some(hex) = name.strip_suffix(".lock") else { continue };
             let lock_path = e.path();
             let Ok(lock) = OpenOptions::new().write(true).open(&lock_path) else { continue };
@@ -196,6 +206,84 @@ impl ContentStore {
             }
         }
         Ok(freed)
+    }
+}
+
+/// A writer for a blob whose digest is not known in advance (import, load,
+/// commit): hashed while written, named by its digest on [`TempIngest::finish`].
+#[derive(Debug)]
+pub struct TempIngest {
+    path: PathBuf,
+    file: File,
+    hasher: Hasher,
+    blobs: PathBuf,
+    done: bool,
+}
+
+impl ContentStore {
+    /// Starts a blob of unknown digest.
+    pub fn begin_unknown(&self) -> Result<TempIngest> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let name = format!("tmp-{}-{}-{nanos}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+        let path = self.root.join("ingest").join(name);
+        let file = OpenOptions::new().create_new(true).write(true).open(&path).map_err(Error::io(&path))?;
+        Ok(TempIngest { path, file, hasher: Hasher::new(), blobs: self.root.join("blobs/sha256"), done: false })
+    }
+
+    /// Stores everything `r` yields; returns its digest and size.
+    pub fn write_stream(&self, r: &mut dyn Read) -> Result<(Digest, u64)> {
+        let mut t = self.begin_unknown()?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = r.read(&mut buf).map_err(Error::io(&t.path))?;
+            if n == 0 {
+                break;
+            }
+            t.write_all(&buf[..n])?;
+        }
+        t.finish()
+    }
+}
+
+impl TempIngest {
+    pub fn write_all(&mut self, data: &[u8]) -> Result<()> {
+        self.file.write_all(data).map_err(Error::io(&self.path))?;
+        self.hasher.update(data);
+        Ok(())
+    }
+
+    pub fn len(&self) -> u64 {
+        self.hasher.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hasher.is_empty()
+    }
+
+    /// fsyncs and renames into place (or drops the copy if the blob exists).
+    pub fn finish(mut self) -> Result<(Digest, u64)> {
+        let size = self.hasher.len();
+        let digest = std::mem::take(&mut self.hasher).finish();
+        let dest = self.blobs.join(digest.hex());
+        self.done = true;
+        if dest.exists() {
+            let _ = fs::remove_file(&self.path);
+            return Ok((digest, size));
+        }
+        self.file.sync_all().map_err(Error::io(&self.path))?;
+        fs::rename(&self.path, &dest).map_err(Error::io(&dest))?;
+        sync_dir(&self.blobs)?;
+        Ok((digest, size))
+    }
+}
+
+impl Drop for TempIngest {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -366,6 +454,18 @@ mod tests {
         w.write_all(&data).unwrap();
         w.commit().unwrap();
         assert!(waiter.join().unwrap(), "second writer should find the blob written by the first");
+    }
+
+    #[test]
+    fn unknown_digest_stream() {
+        let (_t, s) = store();
+        let (d, n) = s.write_stream(&mut &b"some data"[..]).unwrap();
+        assert_eq!((d.clone(), n), (Digest::of(b"some data"), 9));
+        assert_eq!(s.read_blob(&d, 100).unwrap(), b"some data");
+        let mut t = s.begin_unknown().unwrap();
+        t.write_all(b"abandoned").unwrap();
+        drop(t);
+        assert_eq!(std::fs::read_dir(s.root().join("ingest")).unwrap().count(), 0);
     }
 
     #[test]

@@ -24,10 +24,12 @@
 //! - `libc`: `statfs`-free helpers are not needed; used for `SIGKILL`-safe
 //!   process bits only where std lacks them.
 
+pub mod archive;
 pub mod config;
 pub mod content;
 pub mod digest;
 pub mod error;
+mod local;
 pub mod manifest;
 pub mod platform;
 pub mod progress;
@@ -38,6 +40,7 @@ pub mod reference;
 pub mod registry;
 mod store;
 
+pub use archive::ArchiveFormat;
 pub use config::{Change, Healthcheck, ImageConfig, ImageConfigFile};
 pub use digest::Digest;
 pub use error::{Error, ErrorKind, Result};

@@ -602,3 +602,35 @@ mod tests {
         assert!(chain_ids(&[]).is_empty());
     }
 }
+
+/// Unpacks layers whose blobs are already in the content store (load,
+/// import), bottom first, verifying each diff id. Returns the chain ids.
+pub(crate) fn unpack_local(inner: &Arc<Inner>, reference: &str, layers: &[Descriptor], diff_ids: &[Digest], progress: &Progress) -> Result<Vec<String>> {
+    let chains = chain_ids(diff_ids);
+    let mut prev: Option<(String, Arc<LayerShared>)> = None;
+    for (i, desc) in layers.iter().enumerate() {
+        if !inner.content.exists(&desc.digest)? {
+            return Err(Error::BlobNotFound { digest: desc.digest.clone() });
+        }
+        let shared = Arc::new(LayerShared::default());
+        shared.update(|s| {
+            s.written = desc.size;
+            s.download = Some(true);
+        });
+        let job = UnpackJob {
+            inner: inner.clone(),
+            reference: reference.to_owned(),
+            desc: desc.clone(),
+            diff_id: diff_ids[i].clone(),
+            chain_id: chains[i].clone(),
+            parent: prev.take(),
+            shared: shared.clone(),
+            progress: progress.clone(),
+        };
+        let res = job.run();
+        shared.update(|s| s.snapshot = Some(res.is_ok()));
+        res?;
+        prev = Some((chains[i].clone(), shared));
+    }
+    Ok(chains)
+}

@@ -323,6 +323,26 @@ impl ImageStore {
         self.inner.content.read_blob(digest, limit)
     }
 
+    /// Writes `refs` (references or ids) as one archive.
+    pub fn save(&self, refs: &[String], w: &mut dyn std::io::Write, format: crate::archive::ArchiveFormat) -> Result<()> {
+        crate::archive::save(&self.inner, refs, w, format)
+    }
+
+    /// Loads a docker or OCI archive (plain, gzip or zstd); returns the images.
+    pub async fn load(&self, input: Box<dyn std::io::Read + Send>, progress: &Progress) -> Result<Vec<Image>> {
+        let _g = self.inner.gc_lock.read().await;
+        let (inner, pr) = (self.inner.clone(), progress.clone());
+        crate::pull::blocking(move || crate::archive::load(&inner, input, &pr)).await
+    }
+
+    /// docker import: a rootfs tarball as a one-layer image, tagged
+    /// `reference` when given, with `changes` applied to its config.
+    pub async fn import(&self, input: Box<dyn std::io::Read + Send>, reference: Option<&str>, changes: &[crate::config::Change]) -> Result<Image> {
+        let _g = self.inner.gc_lock.read().await;
+        let (inner, r, ch) = (self.inner.clone(), reference.map(str::to_owned), changes.to_vec());
+        crate::pull::blocking(move || crate::local::import(&inner, input, r.as_deref(), &ch)).await
+    }
+
     /// Prepares a writable rootfs snapshot `key` on top of the image and
     /// records that the image is in use.
     pub fn prepare_rootfs(&self, image: &Image, key: &str) -> Result<Vec<berth_snapshots::Mount>> {

@@ -133,6 +133,16 @@ impl Registry {
         run(&mut cmd);
     }
 
+    /// The manifest bytes the registry serves for `name`, read by skopeo.
+    pub fn raw_manifest(&self, name: &str) -> Vec<u8> {
+        let mut cmd = Command::new("skopeo");
+        cmd.args(["--insecure-policy", "inspect", "--raw"]).args(self.skopeo_flags("src").iter().map(|f| f.replace("--src-", "--")));
+        cmd.arg(format!("docker://{}/{name}", self.addr));
+        let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+        assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+
     /// Copies `name` from the registry into an OCI layout at `dest` with skopeo.
     pub fn pull_with_skopeo(&self, name: &str, dest: &Path) {
         let mut cmd = Command::new("skopeo");
