@@ -23,7 +23,10 @@ const FILES_PER_DIR: usize = 100;
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
@@ -41,12 +44,15 @@ fn make_layer(seed: u64) -> (Vec<u8>, u64) {
         h.set_gid(0);
         h.set_mtime(1_700_000_000);
         h.set_size(0);
-        b.append_data(&mut h, format!("usr/share/l{seed}/d{d}/"), std::io::empty()).unwrap();
+        b.append_data(&mut h, format!("usr/share/l{seed}/d{d}/"), std::io::empty())
+            .unwrap();
         entries += 1;
         for f in 0..FILES_PER_DIR {
             // 64 B .. 4 KiB, mostly text-like (compressible, as real files are)
             let len = 64 + (rng.next() % 4032) as usize;
-            let data: Vec<u8> = (0..len).map(|i| b"abcdefghij klmnop\n"[(i + rng.next() as usize % 3) % 18]).collect();
+            let data: Vec<u8> = (0..len)
+                .map(|i| b"abcdefghij klmnop\n"[(i + rng.next() as usize % 3) % 18])
+                .collect();
             let mut h = tar::Header::new_gnu();
             h.set_entry_type(tar::EntryType::Regular);
             h.set_mode(if f % 10 == 0 { 0o755 } else { 0o644 });
@@ -54,7 +60,12 @@ fn make_layer(seed: u64) -> (Vec<u8>, u64) {
             h.set_gid(0);
             h.set_mtime(1_700_000_000);
             h.set_size(len as u64);
-            b.append_data(&mut h, format!("usr/share/l{seed}/d{d}/file{f}.txt"), &data[..]).unwrap();
+            b.append_data(
+                &mut h,
+                format!("usr/share/l{seed}/d{d}/file{f}.txt"),
+                &data[..],
+            )
+            .unwrap();
             bytes += len as u64;
             entries += 1;
         }
@@ -95,7 +106,10 @@ impl Read for ChanReader {
 fn gunzip_threaded(gz: PathBuf) -> (ChanReader, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(16);
     let h = std::thread::spawn(move || {
-        let mut d = flate2::read::GzDecoder::new(std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(gz).unwrap()));
+        let mut d = flate2::read::GzDecoder::new(std::io::BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(gz).unwrap(),
+        ));
         loop {
             let mut chunk = vec![0u8; 256 * 1024];
             let mut filled = 0;
@@ -115,7 +129,14 @@ fn gunzip_threaded(gz: PathBuf) -> (ChanReader, std::thread::JoinHandle<()>) {
             }
         }
     });
-    (ChanReader { rx, cur: Vec::new(), pos: 0 }, h)
+    (
+        ChanReader {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+        },
+        h,
+    )
 }
 
 struct Mnt(PathBuf, Option<String>);
@@ -147,9 +168,23 @@ fn mount_tmpfs(p: &Path) -> Mnt {
 fn mount_ext4(p: &Path, image: &Path) -> Mnt {
     std::fs::create_dir_all(p).unwrap();
     let _ = std::fs::remove_file(image);
-    std::fs::File::create(image).unwrap().set_len(2 << 30).unwrap();
-    assert!(Command::new("mkfs.ext4").args(["-q", "-F"]).arg(image).status().unwrap().success());
-    let out = Command::new("losetup").args(["--find", "--show"]).arg(image).output().unwrap();
+    std::fs::File::create(image)
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    assert!(
+        Command::new("mkfs.ext4")
+            .args(["-q", "-F"])
+            .arg(image)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = Command::new("losetup")
+        .args(["--find", "--show"])
+        .arg(image)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "losetup failed");
     let dev = String::from_utf8(out.stdout).unwrap().trim().to_string();
     rustix::mount::mount(dev.as_str(), p, "ext4", MountFlags::empty(), None).unwrap();
@@ -178,7 +213,10 @@ fn main() {
         eprintln!("apply bench: needs root (mounts, ownership)");
         std::process::exit(1);
     }
-    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
     let work = PathBuf::from(format!("/dev/shm/berth-apply-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
     let (l1, b1) = make_layer(1);
@@ -187,6 +225,13 @@ fn main() {
     let gz2 = work.join("l2.tar.gz");
     std::fs::write(&gz1, &l1).unwrap();
     std::fs::write(&gz2, &l2).unwrap();
+    let raw1 = {
+        let mut v = Vec::new();
+        flate2::read::GzDecoder::new(&l1[..])
+            .read_to_end(&mut v)
+            .unwrap();
+        v
+    };
     let entries = (2 * (FILES_PER_LAYER + FILES_PER_LAYER / FILES_PER_DIR)) as f64;
     let mb = (b1 + b2) as f64 / 1e6;
     println!(
@@ -208,7 +253,11 @@ fn main() {
             "ext4" => Some(mount_ext4(&target, &work.join("ext4.img"))),
             _ => None,
         };
-        let target = if _m.is_some() { target } else { PathBuf::from(fs).join(format!("berth-apply-bench-{}", std::process::id())) };
+        let target = if _m.is_some() {
+            target
+        } else {
+            PathBuf::from(fs).join(format!("berth-apply-bench-{}", std::process::id()))
+        };
         std::fs::create_dir_all(&target).unwrap();
         let _cleanup = RemoveOnDrop(target.clone(), _m.is_none());
         let mut tar_t = Vec::new();
@@ -216,13 +265,20 @@ fn main() {
         let mut par_t = Vec::new();
         let mut apply_only = Vec::new();
         let mut commit_only = Vec::new();
+        let mut mem_only = Vec::new();
         for _ in 0..rounds {
             // GNU tar: both layers into one directory (as a flattened unpack would)
             let dst = target.join("tar");
             std::fs::create_dir_all(&dst).unwrap();
             let t0 = Instant::now();
             for gz in [&gz1, &gz2] {
-                let st = Command::new("tar").arg("-C").arg(&dst).arg("-xzf").arg(gz).status().unwrap();
+                let st = Command::new("tar")
+                    .arg("-C")
+                    .arg(&dst)
+                    .arg("-xzf")
+                    .arg(gz)
+                    .status()
+                    .unwrap();
                 assert!(st.success());
             }
             tar_t.push(t0.elapsed());
@@ -248,6 +304,16 @@ fn main() {
             drop(s);
             clear(&target);
 
+            // berth: apply alone, from an uncompressed tar in memory
+            let s = Snapshotter::open(&target.join("store")).unwrap();
+            let w = s.prepare_layer(None).unwrap();
+            let ta = Instant::now();
+            Snapshotter::apply_tar(&w, &raw1[..]).unwrap();
+            mem_only.push(ta.elapsed());
+            drop(w);
+            drop(s);
+            clear(&target);
+
             // berth: both layers at once (the image crate may unpack concurrently)
             let s = Snapshotter::open(&target.join("store")).unwrap();
             let t0 = Instant::now();
@@ -268,7 +334,10 @@ fn main() {
             clear(&target);
         }
         let (tt, st, pt) = (median(tar_t), median(seq_t), median(par_t));
-        println!("{fs}: tar xzf (2 layers)                         {:>7.3} s", tt.as_secs_f64());
+        println!(
+            "{fs}: tar xzf (2 layers)                         {:>7.3} s",
+            tt.as_secs_f64()
+        );
         println!(
             "{fs}: berth gunzip+apply+commit, sequential      {:>7.3} s  {:>8.0} entries/s  {:>6.1} MB/s  ({:.2}x tar)",
             st.as_secs_f64(),
@@ -289,7 +358,17 @@ fn main() {
             a.as_secs_f64(),
             entries / 2.0 / a.as_secs_f64()
         );
-        println!("{fs}: berth commit of one layer (syncfs)          {:>7.3} s", median(commit_only).as_secs_f64());
+        let a = median(mem_only);
+        println!(
+            "{fs}: berth apply of one layer from memory      {:>7.3} s  {:>8.0} entries/s  {:>6.1} MB/s",
+            a.as_secs_f64(),
+            entries / 2.0 / a.as_secs_f64(),
+            mb / 2.0 / a.as_secs_f64()
+        );
+        println!(
+            "{fs}: berth commit of one layer (syncfs)          {:>7.3} s",
+            median(commit_only).as_secs_f64()
+        );
     }
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -24,9 +24,9 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timestamps, XattrFlags};
 use rustix::io::Errno;
 use tar::EntryType;
 
+use crate::layer::ImplicitDirs;
 use crate::layer::LayerWriter;
 use crate::lower::Layers;
-use crate::layer::ImplicitDirs;
 use crate::path;
 use crate::sys::{self, S_ISGID};
 use crate::whiteout::{self, Name};
@@ -157,11 +157,15 @@ impl<'w> Applier<'w> {
         let norm = path::normalize(&raw).map_err(|e| Error::invalid(&name, e.reason()))?;
         let attrs = read_attrs(entry, &name)?;
         // old tars mark directories as regular files named with a trailing `/`
-        let is_dir = et.is_dir() || (matches!(et, EntryType::Regular | EntryType::Continuous) && raw.ends_with(b"/"));
+        let is_dir = et.is_dir()
+            || (matches!(et, EntryType::Regular | EntryType::Continuous) && raw.ends_with(b"/"));
 
         if norm.is_empty() {
             if !is_dir {
-                return Err(Error::invalid(&name, "the layer root can only be a directory"));
+                return Err(Error::invalid(
+                    &name,
+                    "the layer root can only be a directory",
+                ));
             }
             return self.root_dir(&attrs, &name);
         }
@@ -205,14 +209,25 @@ impl<'w> Applier<'w> {
             }
             EntryType::Char | EntryType::Block => {
                 let h = entry.header();
-                let major = h.device_major().map_err(|e| Error::entry("reading the device number of", &name, e))?;
-                let minor = h.device_minor().map_err(|e| Error::entry("reading the device number of", &name, e))?;
+                let major = h
+                    .device_major()
+                    .map_err(|e| Error::entry("reading the device number of", &name, e))?;
+                let minor = h
+                    .device_minor()
+                    .map_err(|e| Error::entry("reading the device number of", &name, e))?;
                 let dev = rustix::fs::makedev(major.unwrap_or(0), minor.unwrap_or(0));
-                let ft = if et == EntryType::Char { FileType::CharacterDevice } else { FileType::BlockDevice };
+                let ft = if et == EntryType::Char {
+                    FileType::CharacterDevice
+                } else {
+                    FileType::BlockDevice
+                };
                 self.node(parent, base, ft, dev, &attrs, &name)
             }
             EntryType::Fifo => self.node(parent, base, FileType::Fifo, 0, &attrs, &name),
-            other => Err(Error::invalid(&name, format!("unsupported tar entry type {other:?}"))),
+            other => Err(Error::invalid(
+                &name,
+                format!("unsupported tar entry type {other:?}"),
+            )),
         }
     }
 
@@ -237,7 +252,8 @@ impl<'w> Applier<'w> {
     }
 
     fn remember(&mut self, dir_path: &[u8], fd: OwnedFd, name: &str) -> Result<Rc<Dir>, Error> {
-        let st = rustix::fs::fstat(&fd).map_err(|e| Error::entry("inspecting the parent directory of", name, e))?;
+        let st = rustix::fs::fstat(&fd)
+            .map_err(|e| Error::entry("inspecting the parent directory of", name, e))?;
         let d = Rc::new(Dir {
             fd,
             setgid: st.st_mode & S_ISGID != 0,
@@ -254,7 +270,8 @@ impl<'w> Applier<'w> {
     /// real metadata comes from the parent layers' view, which may not be
     /// committed yet: [`fix_implicit_dirs`] copies it at commit time.
     fn make_parents(&mut self, parent: &[u8], name: &str) -> Result<OwnedFd, Error> {
-        let mut cur = sys::open_dir_in_root(self.root(), b"").map_err(|e| Error::entry("opening the layer root for", name, e))?;
+        let mut cur = sys::open_dir_in_root(self.root(), b"")
+            .map_err(|e| Error::entry("opening the layer root for", name, e))?;
         let mut prefix: Vec<u8> = Vec::new();
         for comp in parent.split(|&b| b == b'/') {
             prefix = path::join(&prefix, comp);
@@ -285,11 +302,15 @@ impl<'w> Applier<'w> {
                 }
                 Err(e) => return Err(Error::entry("creating a parent directory of", name, e)),
             }
-            let fd = sys::open_subdir(cur.as_fd(), comp).map_err(|e| Error::entry("opening a parent directory of", name, e))?;
+            let fd = sys::open_subdir(cur.as_fd(), comp)
+                .map_err(|e| Error::entry("opening a parent directory of", name, e))?;
             if self.w.ids.umask & 0o755 != 0 {
-                rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o755)).map_err(|e| Error::entry("setting the mode of a parent directory of", name, e))?;
+                rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o755)).map_err(|e| {
+                    Error::entry("setting the mode of a parent directory of", name, e)
+                })?;
             }
-            let st = rustix::fs::fstat(&fd).map_err(|e| Error::entry("inspecting a parent directory of", name, e))?;
+            let st = rustix::fs::fstat(&fd)
+                .map_err(|e| Error::entry("inspecting a parent directory of", name, e))?;
             self.w.implicit_dirs().insert(prefix.clone(), st.st_ino);
             self.stats.dirs += 1;
             cur = fd;
@@ -300,7 +321,8 @@ impl<'w> Applier<'w> {
     /// Removes what is at `base` so that a new entry can take its place
     /// (tar semantics: the later entry wins).
     fn clear_way(&mut self, parent: BorrowedFd<'_>, base: &[u8], name: &str) -> Result<(), Error> {
-        sys::remove_at(parent, base).map_err(|e| Error::entry("replacing the existing file of", name, e))?;
+        sys::remove_at(parent, base)
+            .map_err(|e| Error::entry("replacing the existing file of", name, e))?;
         // cached paths below what was removed now name nothing (or something
         // else once it is re-created): forget them all, it is rare
         self.cache.clear();
@@ -308,14 +330,21 @@ impl<'w> Applier<'w> {
     }
 
     fn want_chown(&self, parent: &Dir, a: &Attrs) -> bool {
-        let gid = if parent.setgid { parent.gid } else { self.w.ids.egid };
+        let gid = if parent.setgid {
+            parent.gid
+        } else {
+            self.w.ids.egid
+        };
         a.uid != self.w.ids.euid || a.gid != gid
     }
 
     fn root_dir(&mut self, a: &Attrs, name: &str) -> Result<(), Error> {
-        let fd = sys::open_dir_in_root(self.root(), b"").map_err(|e| Error::entry("opening the layer root for", name, e))?;
-        rustix::fs::fchown(&fd, Some(uid_of(a.uid)), Some(gid_of(a.gid))).map_err(|e| Error::entry("setting the owner of", name, e))?;
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(a.mode)).map_err(|e| Error::entry("setting the mode of", name, e))?;
+        let fd = sys::open_dir_in_root(self.root(), b"")
+            .map_err(|e| Error::entry("opening the layer root for", name, e))?;
+        rustix::fs::fchown(&fd, Some(uid_of(a.uid)), Some(gid_of(a.gid)))
+            .map_err(|e| Error::entry("setting the owner of", name, e))?;
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(a.mode))
+            .map_err(|e| Error::entry("setting the mode of", name, e))?;
         set_xattrs_fd(fd.as_fd(), &a.xattrs, name)?;
         let st = rustix::fs::fstat(&fd).map_err(|e| Error::entry("inspecting", name, e))?;
         self.dir_times.push((Vec::new(), st.st_ino, a.times()));
@@ -325,32 +354,44 @@ impl<'w> Applier<'w> {
         Ok(())
     }
 
-    fn directory(&mut self, norm: &[u8], parent: &[u8], base: &[u8], a: &Attrs, name: &str) -> Result<(), Error> {
+    fn directory(
+        &mut self,
+        norm: &[u8],
+        parent: &[u8],
+        base: &[u8],
+        a: &Attrs,
+        name: &str,
+    ) -> Result<(), Error> {
         let p = self.dir(parent, name)?;
         let mut existed = false;
         match rustix::fs::mkdirat(&p.fd, base, Mode::from_raw_mode(a.mode)) {
             Ok(()) => {}
             Err(Errno::EXIST) => {
-                let st = sys::lstat_at(p.fd.as_fd(), base).map_err(|e| Error::entry("inspecting the existing file of", name, e))?;
+                let st = sys::lstat_at(p.fd.as_fd(), base)
+                    .map_err(|e| Error::entry("inspecting the existing file of", name, e))?;
                 if sys::is_dir(&st) {
                     existed = true;
                 } else {
                     self.clear_way(p.fd.as_fd(), base, name)?;
-                    rustix::fs::mkdirat(&p.fd, base, Mode::from_raw_mode(a.mode)).map_err(|e| Error::entry("creating directory", name, e))?;
+                    rustix::fs::mkdirat(&p.fd, base, Mode::from_raw_mode(a.mode))
+                        .map_err(|e| Error::entry("creating directory", name, e))?;
                 }
             }
             Err(e) => return Err(Error::entry("creating directory", name, e)),
         }
-        let fd = sys::open_subdir(p.fd.as_fd(), base).map_err(|e| Error::entry("opening directory", name, e))?;
+        let fd = sys::open_subdir(p.fd.as_fd(), base)
+            .map_err(|e| Error::entry("opening directory", name, e))?;
         let chown = existed || self.want_chown(&p, a);
         if chown {
-            rustix::fs::fchown(&fd, Some(uid_of(a.uid)), Some(gid_of(a.gid))).map_err(|e| Error::entry("setting the owner of", name, e))?;
+            rustix::fs::fchown(&fd, Some(uid_of(a.uid)), Some(gid_of(a.gid)))
+                .map_err(|e| Error::entry("setting the owner of", name, e))?;
         }
         // mkdir ignores setuid/setgid, applies the umask and inherits setgid
         let inherited = if p.setgid { S_ISGID } else { 0 };
         let created = (a.mode & 0o1777 & !self.w.ids.umask) | inherited;
         if existed || created != a.mode {
-            rustix::fs::fchmod(&fd, Mode::from_raw_mode(a.mode)).map_err(|e| Error::entry("setting the mode of", name, e))?;
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(a.mode))
+                .map_err(|e| Error::entry("setting the mode of", name, e))?;
         }
         set_xattrs_fd(fd.as_fd(), &a.xattrs, name)?;
         let st = rustix::fs::fstat(&fd).map_err(|e| Error::entry("inspecting", name, e))?;
@@ -362,15 +403,24 @@ impl<'w> Applier<'w> {
         Ok(())
     }
 
-    fn file<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, parent: &[u8], base: &[u8], a: &Attrs, name: &str) -> Result<(), Error> {
+    fn file<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        parent: &[u8],
+        base: &[u8],
+        a: &Attrs,
+        name: &str,
+    ) -> Result<(), Error> {
         let p = self.dir(parent, name)?;
-        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let mode = Mode::from_raw_mode(a.mode);
         let fd = match rustix::fs::openat(&p.fd, base, flags, mode) {
             Ok(fd) => fd,
             Err(Errno::EXIST) => {
                 self.clear_way(p.fd.as_fd(), base, name)?;
-                rustix::fs::openat(&p.fd, base, flags, mode).map_err(|e| Error::entry("creating file", name, e))?
+                rustix::fs::openat(&p.fd, base, flags, mode)
+                    .map_err(|e| Error::entry("creating file", name, e))?
             }
             Err(e) => return Err(Error::entry("creating file", name, e)),
         };
@@ -382,31 +432,43 @@ impl<'w> Applier<'w> {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(source) => return Err(Error::Tar { source }),
             };
-            file.write_all(&self.buf[..n]).map_err(|e| Error::entry("writing file", name, e))?;
+            file.write_all(&self.buf[..n])
+                .map_err(|e| Error::entry("writing file", name, e))?;
             self.wrote(n as u64);
         }
         let chown = self.want_chown(&p, a);
         if chown {
-            rustix::fs::fchown(&file, Some(uid_of(a.uid)), Some(gid_of(a.gid))).map_err(|e| Error::entry("setting the owner of", name, e))?;
+            rustix::fs::fchown(&file, Some(uid_of(a.uid)), Some(gid_of(a.gid)))
+                .map_err(|e| Error::entry("setting the owner of", name, e))?;
         }
         // chown clears setuid/setgid; the umask may have cut permission bits
         if (chown && a.mode & 0o6000 != 0) || a.mode & self.w.ids.umask & 0o777 != 0 {
-            rustix::fs::fchmod(&file, mode).map_err(|e| Error::entry("setting the mode of", name, e))?;
+            rustix::fs::fchmod(&file, mode)
+                .map_err(|e| Error::entry("setting the mode of", name, e))?;
         }
         // after chown, which drops security.capability
         set_xattrs_fd(file.as_fd(), &a.xattrs, name)?;
-        rustix::fs::futimens(&file, &a.times()).map_err(|e| Error::entry("setting the times of", name, e))?;
+        rustix::fs::futimens(&file, &a.times())
+            .map_err(|e| Error::entry("setting the times of", name, e))?;
         self.stats.files += 1;
         Ok(())
     }
 
-    fn symlink(&mut self, parent: &[u8], base: &[u8], target: &[u8], a: &Attrs, name: &str) -> Result<(), Error> {
+    fn symlink(
+        &mut self,
+        parent: &[u8],
+        base: &[u8],
+        target: &[u8],
+        a: &Attrs,
+        name: &str,
+    ) -> Result<(), Error> {
         let p = self.dir(parent, name)?;
         match rustix::fs::symlinkat(target, &p.fd, base) {
             Ok(()) => {}
             Err(Errno::EXIST) => {
                 self.clear_way(p.fd.as_fd(), base, name)?;
-                rustix::fs::symlinkat(target, &p.fd, base).map_err(|e| Error::entry("creating symlink", name, e))?;
+                rustix::fs::symlinkat(target, &p.fd, base)
+                    .map_err(|e| Error::entry("creating symlink", name, e))?;
             }
             Err(e) => return Err(Error::entry("creating symlink", name, e)),
         }
@@ -415,14 +477,23 @@ impl<'w> Applier<'w> {
         Ok(())
     }
 
-    fn node(&mut self, parent: &[u8], base: &[u8], ft: FileType, dev: u64, a: &Attrs, name: &str) -> Result<(), Error> {
+    fn node(
+        &mut self,
+        parent: &[u8],
+        base: &[u8],
+        ft: FileType,
+        dev: u64,
+        a: &Attrs,
+        name: &str,
+    ) -> Result<(), Error> {
         let p = self.dir(parent, name)?;
         let mode = Mode::from_raw_mode(a.mode);
         match rustix::fs::mknodat(&p.fd, base, ft, mode, dev) {
             Ok(()) => {}
             Err(Errno::EXIST) => {
                 self.clear_way(p.fd.as_fd(), base, name)?;
-                rustix::fs::mknodat(&p.fd, base, ft, mode, dev).map_err(|e| Error::entry("creating special file", name, e))?;
+                rustix::fs::mknodat(&p.fd, base, ft, mode, dev)
+                    .map_err(|e| Error::entry("creating special file", name, e))?;
             }
             Err(e) => return Err(Error::entry("creating special file", name, e)),
         }
@@ -437,11 +508,24 @@ impl<'w> Applier<'w> {
 
     /// Owner, mode, xattrs and times of a symlink or special file, by name
     /// in its (private, just created) parent, never following a symlink.
-    fn finish_node(&mut self, p: &Dir, base: &[u8], a: &Attrs, name: &str, set_mode: bool) -> Result<(), Error> {
+    fn finish_node(
+        &mut self,
+        p: &Dir,
+        base: &[u8],
+        a: &Attrs,
+        name: &str,
+        set_mode: bool,
+    ) -> Result<(), Error> {
         let chown = self.want_chown(p, a);
         if chown {
-            rustix::fs::chownat(&p.fd, base, Some(uid_of(a.uid)), Some(gid_of(a.gid)), AtFlags::SYMLINK_NOFOLLOW)
-                .map_err(|e| Error::entry("setting the owner of", name, e))?;
+            rustix::fs::chownat(
+                &p.fd,
+                base,
+                Some(uid_of(a.uid)),
+                Some(gid_of(a.gid)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| Error::entry("setting the owner of", name, e))?;
         }
         if set_mode && (chown && a.mode & 0o6000 != 0 || a.mode & self.w.ids.umask & 0o777 != 0) {
             // not a symlink (we just made it), so following is moot
@@ -451,16 +535,28 @@ impl<'w> Applier<'w> {
         if !a.xattrs.is_empty() {
             let at = sys::proc_path(p.fd.as_fd(), base);
             for (k, v) in &a.xattrs {
-                rustix::fs::lsetxattr(&at, k.as_str(), v, XattrFlags::empty()).map_err(|e| Error::entry("setting an xattr of", name, e))?;
+                rustix::fs::lsetxattr(&at, k.as_str(), v, XattrFlags::empty())
+                    .map_err(|e| Error::entry("setting an xattr of", name, e))?;
             }
         }
-        rustix::fs::utimensat(&p.fd, base, &a.times(), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::entry("setting the times of", name, e))?;
+        rustix::fs::utimensat(&p.fd, base, &a.times(), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| Error::entry("setting the times of", name, e))?;
         Ok(())
     }
 
-    fn hardlink(&mut self, norm: &[u8], parent: &[u8], base: &[u8], target: &[u8], name: &str) -> Result<(), Error> {
+    fn hardlink(
+        &mut self,
+        norm: &[u8],
+        parent: &[u8],
+        base: &[u8],
+        target: &[u8],
+        name: &str,
+    ) -> Result<(), Error> {
         let tnorm = path::normalize(target).map_err(|e| {
-            Error::invalid(name, format!("hardlink target {}: {}", path::display(target), e.reason()))
+            Error::invalid(
+                name,
+                format!("hardlink target {}: {}", path::display(target), e.reason()),
+            )
         })?;
         if tnorm.is_empty() {
             return Err(Error::invalid(name, "hardlink to the layer root"));
@@ -471,14 +567,23 @@ impl<'w> Applier<'w> {
         let not_here = || {
             Error::invalid(
                 name,
-                format!("hardlink target {} is not in this layer", path::display(target)),
+                format!(
+                    "hardlink target {} is not in this layer",
+                    path::display(target)
+                ),
             )
         };
         let (tparent, tbase) = path::split(&tnorm);
         let tdir = match sys::open_dir_in_root(self.root(), tparent) {
             Ok(fd) => fd,
             Err(Errno::NOENT) | Err(Errno::NOTDIR) => return Err(not_here()),
-            Err(e) => return Err(Error::entry("opening the hardlink target directory of", name, e)),
+            Err(e) => {
+                return Err(Error::entry(
+                    "opening the hardlink target directory of",
+                    name,
+                    e,
+                ));
+            }
         };
         let tst = match sys::lstat_at(tdir.as_fd(), tbase) {
             Ok(st) => st,
@@ -492,10 +597,12 @@ impl<'w> Applier<'w> {
         match rustix::fs::linkat(&tdir, tbase, &p.fd, base, AtFlags::empty()) {
             Ok(()) => {}
             Err(Errno::EXIST) => {
-                let st = sys::lstat_at(p.fd.as_fd(), base).map_err(|e| Error::entry("inspecting the existing file of", name, e))?;
+                let st = sys::lstat_at(p.fd.as_fd(), base)
+                    .map_err(|e| Error::entry("inspecting the existing file of", name, e))?;
                 if st.st_ino != tst.st_ino || st.st_dev != tst.st_dev {
                     self.clear_way(p.fd.as_fd(), base, name)?;
-                    rustix::fs::linkat(&tdir, tbase, &p.fd, base, AtFlags::empty()).map_err(|e| Error::entry("creating hardlink", name, e))?;
+                    rustix::fs::linkat(&tdir, tbase, &p.fd, base, AtFlags::empty())
+                        .map_err(|e| Error::entry("creating hardlink", name, e))?;
                 }
             }
             Err(e) => return Err(Error::entry("creating hardlink", name, e)),
@@ -535,7 +642,8 @@ impl<'w> Applier<'w> {
             if st.st_ino != ino {
                 continue;
             }
-            rustix::fs::futimens(&fd, &ts).map_err(|e| Error::entry("setting the times of", &name, e))?;
+            rustix::fs::futimens(&fd, &ts)
+                .map_err(|e| Error::entry("setting the times of", &name, e))?;
         }
         Ok(())
     }
@@ -546,7 +654,11 @@ impl<'w> Applier<'w> {
 /// chain `lowers` (nearest first), as containerd does, so that adding a
 /// file to `/opt/app` does not reset `/opt`. Directories absent there keep
 /// 0755 and our owner; one a later tar entry gave metadata is left alone.
-pub(crate) fn fix_implicit_dirs(root: BorrowedFd<'_>, implicit: &ImplicitDirs, lowers: &Layers) -> Result<(), Error> {
+pub(crate) fn fix_implicit_dirs(
+    root: BorrowedFd<'_>,
+    implicit: &ImplicitDirs,
+    lowers: &Layers,
+) -> Result<(), Error> {
     for (p, ino) in implicit {
         let name = path::display(p);
         let Some(f) = lowers
@@ -565,19 +677,26 @@ pub(crate) fn fix_implicit_dirs(root: BorrowedFd<'_>, implicit: &ImplicitDirs, l
         if st.st_ino != *ino {
             continue;
         }
-        let lower = sys::reopen_dir(f.fd.as_fd()).map_err(|e| Error::entry("opening in the parent layers", &name, e))?;
+        let lower = sys::reopen_dir(f.fd.as_fd())
+            .map_err(|e| Error::entry("opening in the parent layers", &name, e))?;
         let xattrs: Vec<(String, Vec<u8>)> = sys::fd_xattrs(lower.as_fd())
             .map_err(|e| Error::entry("reading xattrs in the parent layers of", &name, e))?
             .into_iter()
             .filter(|(k, _)| !k.starts_with(b"trusted.overlay."))
             .filter_map(|(k, v)| String::from_utf8(k).ok().map(|k| (k, v)))
             .collect();
-        rustix::fs::fchown(&fd, Some(uid_of(f.stat.st_uid)), Some(gid_of(f.stat.st_gid)))
-            .map_err(|e| Error::entry("setting the owner of", &name, e))?;
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(f.stat.st_mode & 0o7777)).map_err(|e| Error::entry("setting the mode of", &name, e))?;
+        rustix::fs::fchown(
+            &fd,
+            Some(uid_of(f.stat.st_uid)),
+            Some(gid_of(f.stat.st_gid)),
+        )
+        .map_err(|e| Error::entry("setting the owner of", &name, e))?;
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(f.stat.st_mode & 0o7777))
+            .map_err(|e| Error::entry("setting the mode of", &name, e))?;
         set_xattrs_fd(fd.as_fd(), &xattrs, &name)?;
         let ts = sys::timestamps(f.stat.st_mtime, f.stat.st_mtime_nsec as i64);
-        rustix::fs::futimens(&fd, &ts).map_err(|e| Error::entry("setting the times of", &name, e))?;
+        rustix::fs::futimens(&fd, &ts)
+            .map_err(|e| Error::entry("setting the times of", &name, e))?;
     }
     Ok(())
 }
@@ -590,9 +709,14 @@ fn gid_of(gid: u32) -> rustix::fs::Gid {
     rustix::fs::Gid::from_raw(gid)
 }
 
-fn set_xattrs_fd(fd: BorrowedFd<'_>, xattrs: &[(String, Vec<u8>)], name: &str) -> Result<(), Error> {
+fn set_xattrs_fd(
+    fd: BorrowedFd<'_>,
+    xattrs: &[(String, Vec<u8>)],
+    name: &str,
+) -> Result<(), Error> {
     for (k, v) in xattrs {
-        rustix::fs::fsetxattr(fd, k.as_str(), v, XattrFlags::empty()).map_err(|e| Error::entry("setting an xattr of", name, e))?;
+        rustix::fs::fsetxattr(fd, k.as_str(), v, XattrFlags::empty())
+            .map_err(|e| Error::entry("setting an xattr of", name, e))?;
     }
     Ok(())
 }
@@ -606,8 +730,10 @@ fn read_attrs<R: Read>(entry: &mut tar::Entry<'_, R>, name: &str) -> Result<Attr
     let uid = h.uid().map_err(bad)?;
     let gid = h.gid().map_err(bad)?;
     let mtime = h.mtime().map_err(bad)?;
-    let uid = u32::try_from(uid).map_err(|_| Error::invalid(name, format!("uid {uid} out of range")))?;
-    let gid = u32::try_from(gid).map_err(|_| Error::invalid(name, format!("gid {gid} out of range")))?;
+    let uid =
+        u32::try_from(uid).map_err(|_| Error::invalid(name, format!("uid {uid} out of range")))?;
+    let gid =
+        u32::try_from(gid).map_err(|_| Error::invalid(name, format!("gid {gid} out of range")))?;
     let mut attrs = Attrs {
         mode,
         uid,
@@ -616,7 +742,10 @@ fn read_attrs<R: Read>(entry: &mut tar::Entry<'_, R>, name: &str) -> Result<Attr
         atime: None,
         xattrs: Vec::new(),
     };
-    let Some(exts) = entry.pax_extensions().map_err(|source| Error::Tar { source })? else {
+    let Some(exts) = entry
+        .pax_extensions()
+        .map_err(|source| Error::Tar { source })?
+    else {
         return Ok(attrs);
     };
     let mut libarchive_only: Vec<String> = Vec::new();
@@ -632,7 +761,9 @@ fn read_attrs<R: Read>(entry: &mut tar::Entry<'_, R>, name: &str) -> Result<Attr
                     format!("overlayfs-private xattr {x} in a layer"),
                 ));
             }
-            attrs.xattrs.push((x.to_owned(), ext.value_bytes().to_vec()));
+            attrs
+                .xattrs
+                .push((x.to_owned(), ext.value_bytes().to_vec()));
         } else if let Some(x) = key.strip_prefix("LIBARCHIVE.xattr.") {
             libarchive_only.push(x.to_owned());
         } else if key == "mtime" {
@@ -640,7 +771,8 @@ fn read_attrs<R: Read>(entry: &mut tar::Entry<'_, R>, name: &str) -> Result<Attr
                 .ok_or_else(|| Error::invalid(name, "malformed PAX mtime"))?;
         } else if key == "atime" {
             attrs.atime = Some(
-                parse_pax_time(ext.value_bytes()).ok_or_else(|| Error::invalid(name, "malformed PAX atime"))?,
+                parse_pax_time(ext.value_bytes())
+                    .ok_or_else(|| Error::invalid(name, "malformed PAX atime"))?,
             );
         }
     }
@@ -663,12 +795,14 @@ fn url_encoded_eq(encoded: &str, plain: &str) -> bool {
     let b = encoded.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(&encoded[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&encoded[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
         out.push(b[i]);
         i += 1;
     }
@@ -686,7 +820,10 @@ fn parse_pax_time(v: &[u8]) -> Option<(i64, i64)> {
         Some((a, b)) => (a, b),
         None => (s, ""),
     };
-    if secs.is_empty() || !secs.bytes().all(|c| c.is_ascii_digit()) || !frac.bytes().all(|c| c.is_ascii_digit()) {
+    if secs.is_empty()
+        || !secs.bytes().all(|c| c.is_ascii_digit())
+        || !frac.bytes().all(|c| c.is_ascii_digit())
+    {
         return None;
     }
     let secs: i64 = secs.parse().ok()?;
@@ -713,7 +850,10 @@ mod tests {
     #[test]
     fn pax_times_parse() {
         assert_eq!(parse_pax_time(b"1700000000"), Some((1_700_000_000, 0)));
-        assert_eq!(parse_pax_time(b"1700000000.5"), Some((1_700_000_000, 500_000_000)));
+        assert_eq!(
+            parse_pax_time(b"1700000000.5"),
+            Some((1_700_000_000, 500_000_000))
+        );
         assert_eq!(parse_pax_time(b"1.123456789999"), Some((1, 123_456_789)));
         assert_eq!(parse_pax_time(b"-1.25"), Some((-2, 750_000_000)));
         assert_eq!(parse_pax_time(b""), None);

@@ -11,7 +11,7 @@ use rustix::fs::Stat;
 use crate::sys;
 use crate::tarwrite::EntryWriter;
 use crate::whiteout::is_overlay_whiteout;
-use crate::{path, Error};
+use crate::{Error, path};
 
 /// Writes the merged content of `layers` (opened directories, topmost first).
 pub(crate) fn write_export<W: Write>(layers: Vec<OwnedFd>, out: W) -> Result<(), Error> {
@@ -19,14 +19,16 @@ pub(crate) fn write_export<W: Write>(layers: Vec<OwnedFd>, out: W) -> Result<(),
     // an opaque root hides the roots below it
     let mut merged = Vec::new();
     for fd in layers {
-        let opaque = sys::is_opaque(fd.as_fd()).map_err(|e| Error::entry("reading xattrs of", "/", e))?;
+        let opaque =
+            sys::is_opaque(fd.as_fd()).map_err(|e| Error::entry("reading xattrs of", "/", e))?;
         merged.push(fd);
         if opaque {
             break;
         }
     }
     export_dir(&mut w, &merged, b"")?;
-    w.finish().map_err(|e| Error::entry("finishing", "export tar", e))
+    w.finish()
+        .map_err(|e| Error::entry("finishing", "export tar", e))
 }
 
 fn export_dir<W: Write>(w: &mut EntryWriter<W>, dirs: &[OwnedFd], at: &[u8]) -> Result<(), Error> {
@@ -35,7 +37,9 @@ fn export_dir<W: Write>(w: &mut EntryWriter<W>, dirs: &[OwnedFd], at: &[u8]) -> 
     let mut entries: BTreeMap<Vec<u8>, Vec<(usize, Stat)>> = BTreeMap::new();
     for (i, d) in dirs.iter().enumerate() {
         for name in sys::list_dir(d.as_fd()).map_err(|e| Error::entry("listing", &shown, e))? {
-            let st = sys::lstat_at(d.as_fd(), &name).map_err(|e| Error::entry("inspecting", &path::display(&path::join(at, &name)), e))?;
+            let st = sys::lstat_at(d.as_fd(), &name).map_err(|e| {
+                Error::entry("inspecting", &path::display(&path::join(at, &name)), e)
+            })?;
             entries.entry(name).or_default().push((i, st));
         }
     }
@@ -55,8 +59,10 @@ fn export_dir<W: Write>(w: &mut EntryWriter<W>, dirs: &[OwnedFd], at: &[u8]) -> 
             if !sys::is_dir(s) {
                 break;
             }
-            let sub = sys::open_subdir(dirs[*i].as_fd(), &name).map_err(|e| Error::entry("opening", &pshown, e))?;
-            let opaque = sys::is_opaque(sub.as_fd()).map_err(|e| Error::entry("reading xattrs of", &pshown, e))?;
+            let sub = sys::open_subdir(dirs[*i].as_fd(), &name)
+                .map_err(|e| Error::entry("opening", &pshown, e))?;
+            let opaque = sys::is_opaque(sub.as_fd())
+                .map_err(|e| Error::entry("reading xattrs of", &pshown, e))?;
             subs.push(sub);
             if opaque {
                 break;

@@ -79,8 +79,9 @@ impl Drop for LayerWriter {
             return;
         }
         if let Err(e) = std::fs::remove_dir_all(&self.dir)
-            && e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(dir = %self.dir.display(), error = %e, "removing an abandoned layer directory failed; cleanup() will retry");
-            }
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "removing an abandoned layer directory failed; cleanup() will retry");
+        }
     }
 }

@@ -90,7 +90,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::Error;
 pub use layer::LayerWriter;
-pub use mount::{mount_all, unmount, Mount};
+pub use mount::{Mount, mount_all, unmount};
 pub use snapshotter::Snapshotter;
 pub use tarwrite::TarStream;
 

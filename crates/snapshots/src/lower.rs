@@ -31,8 +31,17 @@ impl Layers {
     pub fn open(paths: &[PathBuf]) -> io::Result<Self> {
         let mut fds = Vec::with_capacity(paths.len());
         for p in paths {
-            let fd = rustix::fs::open(p, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-                .map_err(|e| io::Error::new(io::Error::from(e).kind(), format!("opening layer {}: {e}", p.display())))?;
+            let fd = rustix::fs::open(
+                p,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| {
+                io::Error::new(
+                    io::Error::from(e).kind(),
+                    format!("opening layer {}: {e}", p.display()),
+                )
+            })?;
             fds.push(fd);
         }
         Ok(Layers { fds })
@@ -47,7 +56,9 @@ impl Layers {
     /// merged directory, topmost first; `None` if it is not a directory in
     /// the merged view.
     pub fn dir_layers(&self, dir_path: &[u8]) -> Result<Option<Vec<usize>>, Errno> {
-        Ok(self.walk(dir_path)?.and_then(|(found, layers)| sys::is_dir(&found.stat).then_some(layers)))
+        Ok(self
+            .walk(dir_path)?
+            .and_then(|(found, layers)| sys::is_dir(&found.stat).then_some(layers)))
     }
 
     /// What `path` is in the merged view.
@@ -133,6 +144,10 @@ impl Layers {
                 seen.insert(name, !is_overlay_whiteout(st.st_mode, st.st_rdev));
             }
         }
-        Ok(seen.into_iter().filter(|(_, v)| *v).map(|(k, _)| k).collect())
+        Ok(seen
+            .into_iter()
+            .filter(|(_, v)| *v)
+            .map(|(k, _)| k)
+            .collect())
     }
 }

@@ -45,7 +45,9 @@ pub(crate) fn encode_name(name: &str) -> Result<String, Error> {
     }
     let mut out = String::with_capacity(name.len());
     for (i, b) in name.bytes().enumerate() {
-        let safe = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'@' | b'+' | b'=') || (b == b'.' && i > 0);
+        let safe = b.is_ascii_alphanumeric()
+            || matches!(b, b'_' | b'-' | b':' | b'@' | b'+' | b'=')
+            || (b == b'.' && i > 0);
         if safe {
             out.push(b as char);
         } else {

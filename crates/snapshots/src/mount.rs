@@ -5,7 +5,9 @@ use std::os::fd::AsFd;
 use std::path::Path;
 
 use rustix::io::Errno;
-use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MountFlags, MoveMountFlags, UnmountFlags};
+use rustix::mount::{
+    FsMountFlags, FsOpenFlags, MountAttrFlags, MountFlags, MoveMountFlags, UnmountFlags,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -42,7 +44,8 @@ pub fn mount_all(mounts: &[Mount], target: &Path) -> Result<(), Error> {
 
 /// Unmounts `target` (not lazily: a busy mount is an error).
 pub fn unmount(target: &Path) -> Result<(), Error> {
-    rustix::mount::unmount(target, UnmountFlags::empty()).map_err(|e| Error::io("unmounting", target, e))
+    rustix::mount::unmount(target, UnmountFlags::empty())
+        .map_err(|e| Error::io("unmounting", target, e))
 }
 
 fn mount_bind(m: &Mount, target: &Path) -> Result<(), Error> {
@@ -55,10 +58,12 @@ fn mount_bind(m: &Mount, target: &Path) -> Result<(), Error> {
     };
     r.map_err(|e| Error::io("bind-mounting the snapshot on", target, e))?;
     if ro
-        && let Err(e) = rustix::mount::mount_remount(target, MountFlags::BIND | MountFlags::RDONLY, "") {
-            let _ = rustix::mount::unmount(target, UnmountFlags::empty());
-            return Err(Error::io("making read-only the bind mount on", target, e));
-        }
+        && let Err(e) =
+            rustix::mount::mount_remount(target, MountFlags::BIND | MountFlags::RDONLY, "")
+    {
+        let _ = rustix::mount::unmount(target, UnmountFlags::empty());
+        return Err(Error::io("making read-only the bind mount on", target, e));
+    }
     Ok(())
 }
 
@@ -95,8 +100,16 @@ fn mount_overlay(m: &Mount, target: &Path) -> Result<(), Error> {
         Ok(()) => Ok(()),
         Err(NewApi::Unsupported) => mount_overlay_legacy(m, target),
         Err(NewApi::Failed(op, e, log)) => {
-            let msg = if log.is_empty() { format!("{op}: {e}") } else { format!("{op}: {e} ({log})") };
-            Err(Error::io("mounting the overlay on", target, std::io::Error::new(std::io::Error::from(e).kind(), msg)))
+            let msg = if log.is_empty() {
+                format!("{op}: {e}")
+            } else {
+                format!("{op}: {e} ({log})")
+            };
+            Err(Error::io(
+                "mounting the overlay on",
+                target,
+                std::io::Error::new(std::io::Error::from(e).kind(), msg),
+            ))
         }
     }
 }
@@ -117,23 +130,34 @@ fn mount_overlay_new_api(lowers: &[&str], rest: &[&str], target: &Path) -> Resul
     for (i, l) in lowers.iter().enumerate() {
         match rustix::mount::fsconfig_set_string(fs.as_fd(), "lowerdir+", *l) {
             Ok(()) => {}
-            Err(Errno::INVAL) if i == 0 && fs_log(&fs).contains("Unknown parameter") => return Err(NewApi::Unsupported),
+            Err(Errno::INVAL) if i == 0 && fs_log(&fs).contains("Unknown parameter") => {
+                return Err(NewApi::Unsupported);
+            }
             Err(e) => return Err(fail("setting lowerdir+", e)),
         }
     }
     let mut attrs = MountAttrFlags::empty();
     for o in rest {
         match o.split_once('=') {
-            Some((k, v)) => rustix::mount::fsconfig_set_string(fs.as_fd(), k, v).map_err(|e| fail("setting an overlay option", e))?,
+            Some((k, v)) => rustix::mount::fsconfig_set_string(fs.as_fd(), k, v)
+                .map_err(|e| fail("setting an overlay option", e))?,
             None if *o == "ro" => attrs |= MountAttrFlags::MOUNT_ATTR_RDONLY,
             None if *o == "rw" => {}
-            None => rustix::mount::fsconfig_set_flag(fs.as_fd(), *o).map_err(|e| fail("setting an overlay flag", e))?,
+            None => rustix::mount::fsconfig_set_flag(fs.as_fd(), *o)
+                .map_err(|e| fail("setting an overlay flag", e))?,
         }
     }
     rustix::mount::fsconfig_create(fs.as_fd()).map_err(|e| fail("creating the overlay", e))?;
-    let mnt = rustix::mount::fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(|e| fail("fsmount", e))?;
-    rustix::mount::move_mount(mnt.as_fd(), "", rustix::fs::CWD, target, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
-        .map_err(|e| NewApi::Failed("move_mount", e, String::new()))
+    let mnt = rustix::mount::fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, attrs)
+        .map_err(|e| fail("fsmount", e))?;
+    rustix::mount::move_mount(
+        mnt.as_fd(),
+        "",
+        rustix::fs::CWD,
+        target,
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )
+    .map_err(|e| NewApi::Failed("move_mount", e, String::new()))
 }
 
 fn mount_overlay_legacy(m: &Mount, target: &Path) -> Result<(), Error> {
@@ -155,6 +179,13 @@ fn mount_overlay_legacy(m: &Mount, target: &Path) -> Result<(), Error> {
     if m.options.iter().any(|o| o == "ro") {
         flags |= MountFlags::RDONLY;
     }
-    let data = std::ffi::CString::new(data).map_err(|e| Error::io("mounting the overlay on", target, std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
-    rustix::mount::mount("overlay", target, "overlay", flags, Some(data.as_c_str())).map_err(|e| Error::io("mounting the overlay on", target, e))
+    let data = std::ffi::CString::new(data).map_err(|e| {
+        Error::io(
+            "mounting the overlay on",
+            target,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+        )
+    })?;
+    rustix::mount::mount("overlay", target, "overlay", flags, Some(data.as_c_str()))
+        .map_err(|e| Error::io("mounting the overlay on", target, e))
 }

@@ -10,9 +10,9 @@
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -24,7 +24,7 @@ use crate::lower::Layers;
 use crate::meta::{self, Meta};
 use crate::mount::{self, Mount};
 use crate::tarwrite::TarStream;
-use crate::{apply, diff, export, sys, ApplyStats, Change, Error, Info, Kind, Usage};
+use crate::{ApplyStats, Change, Error, Info, Kind, Usage, apply, diff, export, sys};
 
 /// Overlay snapshots under one root directory. Cheap to share between
 /// threads (`&Snapshotter` is all any method needs); several processes may
@@ -41,11 +41,20 @@ pub struct Snapshotter {
     ids: Ids,
 }
 
+/// A resolved parent: its name and directory id, and the directory ids of
+/// the whole chain, nearest first.
+type ParentChain = (Option<(String, u64)>, Vec<u64>);
+
 /// Held while metadata changes; released on drop.
 struct Locked(#[allow(dead_code)] OwnedFd);
 
 fn open_dir(p: &Path) -> Result<OwnedFd, Error> {
-    rustix::fs::open(p, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| Error::io("opening", p, e))
+    rustix::fs::open(
+        p,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io("opening", p, e))
 }
 
 fn mkdir_p(p: &Path) -> Result<(), Error> {
@@ -61,7 +70,10 @@ impl Snapshotter {
             return Err(Error::io(
                 "using as snapshot root",
                 root,
-                std::io::Error::new(std::io::ErrorKind::InvalidInput, "not an absolute path free of ':' and ','"),
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "not an absolute path free of ':' and ','",
+                ),
             ));
         }
         for sub in ["", "snapshots", "names", "ingest"] {
@@ -72,8 +84,13 @@ impl Snapshotter {
         let names_fd = open_dir(&root.join("names"))?;
         let ingest_fd = open_dir(&root.join("ingest"))?;
         let mut max = 0;
-        for n in sys::list_dir(snapshots_fd.as_fd()).map_err(|e| Error::io("listing", root.join("snapshots"), e))? {
-            if let Some(id) = std::str::from_utf8(&n).ok().and_then(|s| s.parse::<u64>().ok()) {
+        for n in sys::list_dir(snapshots_fd.as_fd())
+            .map_err(|e| Error::io("listing", root.join("snapshots"), e))?
+        {
+            if let Some(id) = std::str::from_utf8(&n)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+            {
                 max = max.max(id);
             }
         }
@@ -103,7 +120,8 @@ impl Snapshotter {
             Mode::from_raw_mode(0o600),
         )
         .map_err(|e| Error::io("opening", self.root.join("lock"), e))?;
-        rustix::fs::flock(&fd, FlockOperation::LockExclusive).map_err(|e| Error::io("locking", self.root.join("lock"), e))?;
+        rustix::fs::flock(&fd, FlockOperation::LockExclusive)
+            .map_err(|e| Error::io("locking", self.root.join("lock"), e))?;
         Ok(Locked(fd))
     }
 
@@ -140,14 +158,19 @@ impl Snapshotter {
             return Err(Error::io(
                 "checking",
                 self.snapshot_dir(id).join("meta.json"),
-                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("names {:?}, expected {name:?}", m.name)),
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("names {:?}, expected {name:?}", m.name),
+                ),
             ));
         }
         Ok(Some((id, m)))
     }
 
     fn need(&self, name: &str) -> Result<(u64, Meta), Error> {
-        self.lookup(name)?.ok_or_else(|| Error::NotFound { name: name.to_owned() })
+        self.lookup(name)?.ok_or_else(|| Error::NotFound {
+            name: name.to_owned(),
+        })
     }
 
     fn info(&self, id: u64, m: Meta) -> Info {
@@ -180,13 +203,16 @@ impl Snapshotter {
             self.tmp_seq.fetch_add(1, Ordering::Relaxed)
         );
         let path = self.root.join("ingest").join(&name);
-        rustix::fs::mkdirat(&self.ingest_fd, name.as_str(), Mode::from_raw_mode(0o700)).map_err(|e| Error::io("creating", &path, e))?;
-        let fd = sys::open_subdir(self.ingest_fd.as_fd(), name.as_bytes()).map_err(|e| Error::io("opening", &path, e))?;
-        rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).map_err(|e| Error::io("locking", &path, e))?;
+        rustix::fs::mkdirat(&self.ingest_fd, name.as_str(), Mode::from_raw_mode(0o700))
+            .map_err(|e| Error::io("creating", &path, e))?;
+        let fd = sys::open_subdir(self.ingest_fd.as_fd(), name.as_bytes())
+            .map_err(|e| Error::io("opening", &path, e))?;
+        rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive)
+            .map_err(|e| Error::io("locking", &path, e))?;
         Ok((name, fd))
     }
 
-    fn parent_chain(&self, parent: Option<&str>) -> Result<(Option<(String, u64)>, Vec<u64>), Error> {
+    fn parent_chain(&self, parent: Option<&str>) -> Result<ParentChain, Error> {
         let Some(p) = parent else {
             return Ok((None, Vec::new()));
         };
@@ -209,14 +235,14 @@ impl Snapshotter {
     pub fn prepare_layer(&self, parent: Option<&str>) -> Result<LayerWriter, Error> {
         if let Some(p) = parent {
             meta::encode_name(p)?;
-            if let Some((_, pm)) = self.lookup(p)? {
-                if pm.kind != Kind::Committed {
-                    return Err(Error::WrongKind {
-                        name: p.to_owned(),
-                        actual: pm.kind,
-                        expected: "a committed layer",
-                    });
-                }
+            if let Some((_, pm)) = self.lookup(p)?
+                && pm.kind != Kind::Committed
+            {
+                return Err(Error::WrongKind {
+                    name: p.to_owned(),
+                    actual: pm.kind,
+                    expected: "a committed layer",
+                });
             }
         }
         let l = self.lock()?;
@@ -229,17 +255,22 @@ impl Snapshotter {
             tmp_name,
             dir,
             fs_path: fs_path.clone(),
-            fs_fd: lock_fd.try_clone().map_err(|e| Error::io("duplicating", &fs_path, e))?,
+            fs_fd: lock_fd
+                .try_clone()
+                .map_err(|e| Error::io("duplicating", &fs_path, e))?,
             _lock: lock_fd,
             parent: parent.map(str::to_owned),
             implicit: Default::default(),
             ids: self.ids,
             committed: false,
         };
-        rustix::fs::mkdirat(&w._lock, "fs", Mode::from_raw_mode(0o755)).map_err(|e| Error::io("creating", &fs_path, e))?;
-        let fs_fd = sys::open_subdir(w._lock.as_fd(), b"fs").map_err(|e| Error::io("opening", &fs_path, e))?;
+        rustix::fs::mkdirat(&w._lock, "fs", Mode::from_raw_mode(0o755))
+            .map_err(|e| Error::io("creating", &fs_path, e))?;
+        let fs_fd = sys::open_subdir(w._lock.as_fd(), b"fs")
+            .map_err(|e| Error::io("opening", &fs_path, e))?;
         // mkdir applied the umask; a layer root is 0755 unless the tar says otherwise
-        rustix::fs::fchmod(&fs_fd, Mode::from_raw_mode(0o755)).map_err(|e| Error::io("setting the mode of", &fs_path, e))?;
+        rustix::fs::fchmod(&fs_fd, Mode::from_raw_mode(0o755))
+            .map_err(|e| Error::io("setting the mode of", &fs_path, e))?;
         w.fs_fd = fs_fd;
         Ok(w)
     }
@@ -253,7 +284,10 @@ impl Snapshotter {
     /// Writes `meta.json` into an ingest directory, durably.
     fn write_meta(&self, dir_fd: &OwnedFd, dir: &Path, m: &Meta) -> Result<(), Error> {
         let p = dir.join("meta.json");
-        let data = serde_json::to_vec_pretty(m).map_err(|source| Error::Metadata { path: p.clone(), source })?;
+        let data = serde_json::to_vec_pretty(m).map_err(|source| Error::Metadata {
+            path: p.clone(),
+            source,
+        })?;
         let fd = rustix::fs::openat(
             dir_fd,
             "meta.json",
@@ -262,7 +296,8 @@ impl Snapshotter {
         )
         .map_err(|e| Error::io("creating", &p, e))?;
         let mut f = std::fs::File::from(fd);
-        f.write_all(&data).map_err(|e| Error::io("writing", &p, e))?;
+        f.write_all(&data)
+            .map_err(|e| Error::io("writing", &p, e))?;
         f.sync_all().map_err(|e| Error::io("syncing", &p, e))
     }
 
@@ -272,20 +307,34 @@ impl Snapshotter {
         let id = loop {
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let ids = id.to_string();
-            match rustix::fs::renameat_with(&self.ingest_fd, tmp_name, &self.snapshots_fd, ids.as_str(), RenameFlags::NOREPLACE) {
+            match rustix::fs::renameat_with(
+                &self.ingest_fd,
+                tmp_name,
+                &self.snapshots_fd,
+                ids.as_str(),
+                RenameFlags::NOREPLACE,
+            ) {
                 Ok(()) => break id,
                 // another process took that id
                 Err(Errno::EXIST) => continue,
-                Err(e) => return Err(Error::io("publishing", self.root.join("ingest").join(tmp_name), e)),
+                Err(e) => {
+                    return Err(Error::io(
+                        "publishing",
+                        self.root.join("ingest").join(tmp_name),
+                        e,
+                    ));
+                }
             }
         };
-        rustix::fs::fsync(&self.snapshots_fd).map_err(|e| Error::io("syncing", self.root.join("snapshots"), e))?;
+        rustix::fs::fsync(&self.snapshots_fd)
+            .map_err(|e| Error::io("syncing", self.root.join("snapshots"), e))?;
         if let Err(e) = rustix::fs::symlinkat(id.to_string().as_str(), &self.names_fd, enc) {
             // leave no orphan behind
             let _ = std::fs::remove_dir_all(self.snapshot_dir(id));
             return Err(Error::io("naming", self.root.join("names").join(enc), e));
         }
-        rustix::fs::fsync(&self.names_fd).map_err(|e| Error::io("syncing", self.root.join("names"), e))?;
+        rustix::fs::fsync(&self.names_fd)
+            .map_err(|e| Error::io("syncing", self.root.join("names"), e))?;
         Ok(id)
     }
 
@@ -296,25 +345,34 @@ impl Snapshotter {
     pub fn commit(&self, mut w: LayerWriter, chain_id: &str) -> Result<(), Error> {
         let enc = meta::encode_name(chain_id)?;
         if self.name_id(&enc)?.is_some() {
-            return Err(Error::AlreadyExists { name: chain_id.to_owned() });
+            return Err(Error::AlreadyExists {
+                name: chain_id.to_owned(),
+            });
         }
         let (parent, lower_ids) = self.parent_chain(w.parent.as_deref())?;
         let implicit = std::mem::take(&mut *w.implicit_dirs());
         if !implicit.is_empty() && !lower_ids.is_empty() {
             let paths: Vec<PathBuf> = lower_ids.iter().map(|&i| self.fs_dir(i)).collect();
-            let layers = Layers::open(&paths).map_err(|e| Error::io("opening the parent layers of", &w.fs_path, e))?;
+            let layers = Layers::open(&paths)
+                .map_err(|e| Error::io("opening the parent layers of", &w.fs_path, e))?;
             apply::fix_implicit_dirs(w.fs_fd.as_fd(), &implicit, &layers)?;
         }
         // sync before taking the lock: it is the slow part
         rustix::fs::syncfs(&w.fs_fd).map_err(|e| Error::io("syncing", &w.fs_path, e))?;
         let l = self.lock()?;
         if self.name_id(&enc)?.is_some() {
-            return Err(Error::AlreadyExists { name: chain_id.to_owned() });
+            return Err(Error::AlreadyExists {
+                name: chain_id.to_owned(),
+            });
         }
         if let Some((pname, pid)) = &parent {
             match self.lookup(pname)? {
                 Some((id, _)) if id == *pid => {}
-                _ => return Err(Error::NotFound { name: pname.clone() }),
+                _ => {
+                    return Err(Error::NotFound {
+                        name: pname.clone(),
+                    });
+                }
             }
         }
         let m = Meta {
@@ -338,27 +396,42 @@ impl Snapshotter {
     /// directory; a view of one layer → a read-only bind mount of it;
     /// otherwise one overlay (`lowerdir=` nearest parent first, plus
     /// `upperdir=`/`workdir=` unless read-only).
-    pub fn prepare_active(&self, key: &str, parent: Option<&str>, readonly: bool) -> Result<Vec<Mount>, Error> {
+    pub fn prepare_active(
+        &self,
+        key: &str,
+        parent: Option<&str>,
+        readonly: bool,
+    ) -> Result<Vec<Mount>, Error> {
         let enc = meta::encode_name(key)?;
         let (parent, lower_ids) = self.parent_chain(parent)?;
         let l = self.lock()?;
         if self.name_id(&enc)?.is_some() {
-            return Err(Error::AlreadyExists { name: key.to_owned() });
+            return Err(Error::AlreadyExists {
+                name: key.to_owned(),
+            });
         }
         if let Some((pname, pid)) = &parent {
             match self.lookup(pname)? {
                 Some((id, _)) if id == *pid => {}
-                _ => return Err(Error::NotFound { name: pname.clone() }),
+                _ => {
+                    return Err(Error::NotFound {
+                        name: pname.clone(),
+                    });
+                }
             }
         }
         let (tmp, fd) = self.make_ingest(&l)?;
         let dir = self.root.join("ingest").join(&tmp);
         let made = (|| {
-            rustix::fs::mkdirat(&fd, "fs", Mode::from_raw_mode(0o755)).map_err(|e| Error::io("creating", dir.join("fs"), e))?;
-            let fs_fd = sys::open_subdir(fd.as_fd(), b"fs").map_err(|e| Error::io("opening", dir.join("fs"), e))?;
-            rustix::fs::fchmod(&fs_fd, Mode::from_raw_mode(0o755)).map_err(|e| Error::io("setting the mode of", dir.join("fs"), e))?;
+            rustix::fs::mkdirat(&fd, "fs", Mode::from_raw_mode(0o755))
+                .map_err(|e| Error::io("creating", dir.join("fs"), e))?;
+            let fs_fd = sys::open_subdir(fd.as_fd(), b"fs")
+                .map_err(|e| Error::io("opening", dir.join("fs"), e))?;
+            rustix::fs::fchmod(&fs_fd, Mode::from_raw_mode(0o755))
+                .map_err(|e| Error::io("setting the mode of", dir.join("fs"), e))?;
             if !readonly {
-                rustix::fs::mkdirat(&fd, "work", Mode::from_raw_mode(0o700)).map_err(|e| Error::io("creating", dir.join("work"), e))?;
+                rustix::fs::mkdirat(&fd, "work", Mode::from_raw_mode(0o700))
+                    .map_err(|e| Error::io("creating", dir.join("work"), e))?;
             }
             let m = Meta {
                 name: key.to_owned(),
@@ -382,7 +455,11 @@ impl Snapshotter {
     }
 
     fn build_mounts(&self, id: u64, m: &Meta) -> Vec<Mount> {
-        let lowers: Vec<String> = m.lowers.iter().map(|&i| self.fs_dir(i).to_string_lossy().into_owned()).collect();
+        let lowers: Vec<String> = m
+            .lowers
+            .iter()
+            .map(|&i| self.fs_dir(i).to_string_lossy().into_owned())
+            .collect();
         let own = self.fs_dir(id).to_string_lossy().into_owned();
         let bind = |source: String, ro: bool| Mount {
             typ: "bind".into(),
@@ -412,7 +489,10 @@ impl Snapshotter {
                 typ: "overlay".into(),
                 source: "overlay".into(),
                 options: vec![
-                    format!("workdir={}", self.snapshot_dir(id).join("work").to_string_lossy()),
+                    format!(
+                        "workdir={}",
+                        self.snapshot_dir(id).join("work").to_string_lossy()
+                    ),
                     format!("upperdir={own}"),
                     format!("lowerdir={}", lowers.join(":")),
                 ],
@@ -440,12 +520,20 @@ impl Snapshotter {
     fn all(&self) -> Result<Vec<(u64, Meta)>, Error> {
         let names_path = self.root.join("names");
         let mut out = Vec::new();
-        for n in sys::list_dir(self.names_fd.as_fd()).map_err(|e| Error::io("listing", &names_path, e))? {
-            let Ok(enc) = String::from_utf8(n) else { continue };
-            let Some(id) = self.name_id(&enc)? else { continue };
+        for n in sys::list_dir(self.names_fd.as_fd())
+            .map_err(|e| Error::io("listing", &names_path, e))?
+        {
+            let Ok(enc) = String::from_utf8(n) else {
+                continue;
+            };
+            let Some(id) = self.name_id(&enc)? else {
+                continue;
+            };
             match self.read_meta(id) {
                 Ok(m) => out.push((id, m)),
-                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    continue;
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -454,7 +542,11 @@ impl Snapshotter {
 
     /// Every snapshot, sorted by name.
     pub fn list(&self) -> Result<Vec<Info>, Error> {
-        let mut v: Vec<Info> = self.all()?.into_iter().map(|(id, m)| self.info(id, m)).collect();
+        let mut v: Vec<Info> = self
+            .all()?
+            .into_iter()
+            .map(|(id, m)| self.info(id, m))
+            .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(v)
     }
@@ -465,7 +557,11 @@ impl Snapshotter {
         let enc = meta::encode_name(name)?;
         let _l = self.lock()?;
         let (id, m) = self.need(name)?;
-        if let Some((_, child)) = self.all()?.into_iter().find(|(_, c)| c.parent.as_deref() == Some(name)) {
+        if let Some((_, child)) = self
+            .all()?
+            .into_iter()
+            .find(|(_, c)| c.parent.as_deref() == Some(name))
+        {
             return Err(Error::InUse {
                 name: name.to_owned(),
                 reason: format!("parent of {:?}", child.name),
@@ -481,7 +577,8 @@ impl Snapshotter {
         // the name goes first: from then on the directory is an orphan
         rustix::fs::unlinkat(&self.names_fd, enc.as_str(), AtFlags::empty())
             .map_err(|e| Error::io("removing", self.root.join("names").join(&enc), e))?;
-        rustix::fs::fsync(&self.names_fd).map_err(|e| Error::io("syncing", self.root.join("names"), e))?;
+        rustix::fs::fsync(&self.names_fd)
+            .map_err(|e| Error::io("syncing", self.root.join("names"), e))?;
         let dir = self.snapshot_dir(id);
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io("removing", &dir, e))
     }
@@ -526,7 +623,8 @@ impl Snapshotter {
     /// paths, sorted.
     pub fn changes(&self, key: &str) -> Result<Vec<Change>, Error> {
         let (upper, lowers) = self.upper_and_lowers(key)?;
-        let layers = Layers::open(&lowers).map_err(|e| Error::io("opening the parent layers of", key, e))?;
+        let layers =
+            Layers::open(&lowers).map_err(|e| Error::io("opening the parent layers of", key, e))?;
         diff::changes(upper, &layers)
     }
 
@@ -551,12 +649,15 @@ impl Snapshotter {
     pub fn cleanup(&self) -> Result<(), Error> {
         let _l = self.lock()?;
         let ingest = self.root.join("ingest");
-        for n in sys::list_dir(self.ingest_fd.as_fd()).map_err(|e| Error::io("listing", &ingest, e))? {
+        for n in
+            sys::list_dir(self.ingest_fd.as_fd()).map_err(|e| Error::io("listing", &ingest, e))?
+        {
             let p = ingest.join(OsStr::from_bytes(&n));
             let fd = match sys::open_subdir(self.ingest_fd.as_fd(), &n) {
                 Ok(fd) => fd,
                 Err(Errno::NOTDIR) | Err(Errno::LOOP) => {
-                    rustix::fs::unlinkat(&self.ingest_fd, n.as_slice(), AtFlags::empty()).map_err(|e| Error::io("removing", &p, e))?;
+                    rustix::fs::unlinkat(&self.ingest_fd, n.as_slice(), AtFlags::empty())
+                        .map_err(|e| Error::io("removing", &p, e))?;
                     continue;
                 }
                 Err(Errno::NOENT) => continue,
@@ -574,7 +675,9 @@ impl Snapshotter {
         let snaps = self.root.join("snapshots");
         let mut live = HashSet::new();
         let names = self.root.join("names");
-        for n in sys::list_dir(self.names_fd.as_fd()).map_err(|e| Error::io("listing", &names, e))? {
+        for n in
+            sys::list_dir(self.names_fd.as_fd()).map_err(|e| Error::io("listing", &names, e))?
+        {
             let enc = String::from_utf8_lossy(&n).into_owned();
             let target_ok = match self.name_id(&enc)? {
                 Some(id) => match self.read_meta(id) {
@@ -588,19 +691,27 @@ impl Snapshotter {
             };
             if !target_ok {
                 tracing::warn!(name = %enc, "removing a snapshot name that points nowhere");
-                rustix::fs::unlinkat(&self.names_fd, n.as_slice(), AtFlags::empty()).map_err(|e| Error::io("removing", names.join(&enc), e))?;
+                rustix::fs::unlinkat(&self.names_fd, n.as_slice(), AtFlags::empty())
+                    .map_err(|e| Error::io("removing", names.join(&enc), e))?;
             }
         }
-        for n in sys::list_dir(self.snapshots_fd.as_fd()).map_err(|e| Error::io("listing", &snaps, e))? {
-            let id = std::str::from_utf8(&n).ok().and_then(|s| s.parse::<u64>().ok());
+        for n in
+            sys::list_dir(self.snapshots_fd.as_fd()).map_err(|e| Error::io("listing", &snaps, e))?
+        {
+            let id = std::str::from_utf8(&n)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok());
             if id.is_some_and(|id| live.contains(&id)) {
                 continue;
             }
             let p = snaps.join(OsStr::from_bytes(&n));
             tracing::info!(dir = %p.display(), "removing an orphaned snapshot directory");
             match sys::lstat_at(self.snapshots_fd.as_fd(), &n) {
-                Ok(st) if sys::is_dir(&st) => std::fs::remove_dir_all(&p).map_err(|e| Error::io("removing", &p, e))?,
-                Ok(_) => rustix::fs::unlinkat(&self.snapshots_fd, n.as_slice(), AtFlags::empty()).map_err(|e| Error::io("removing", &p, e))?,
+                Ok(st) if sys::is_dir(&st) => {
+                    std::fs::remove_dir_all(&p).map_err(|e| Error::io("removing", &p, e))?
+                }
+                Ok(_) => rustix::fs::unlinkat(&self.snapshots_fd, n.as_slice(), AtFlags::empty())
+                    .map_err(|e| Error::io("removing", &p, e))?,
                 Err(Errno::NOENT) => {}
                 Err(e) => return Err(Error::io("inspecting", &p, e)),
             }
@@ -609,7 +720,12 @@ impl Snapshotter {
     }
 }
 
-fn usage_dir(dir: std::os::fd::BorrowedFd<'_>, at: &Path, u: &mut Usage, seen: &mut HashSet<(u64, u64)>) -> Result<(), Error> {
+fn usage_dir(
+    dir: std::os::fd::BorrowedFd<'_>,
+    at: &Path,
+    u: &mut Usage,
+    seen: &mut HashSet<(u64, u64)>,
+) -> Result<(), Error> {
     for name in sys::list_dir(dir).map_err(|e| Error::io("listing", at, e))? {
         let p = at.join(OsStr::from_bytes(&name));
         let st = match sys::lstat_at(dir, &name) {
@@ -633,8 +749,16 @@ fn usage_dir(dir: std::os::fd::BorrowedFd<'_>, at: &Path, u: &mut Usage, seen: &
 /// Whether an overlay mounted in this mount namespace uses `upper` as its
 /// upper directory.
 fn is_mounted_upper(upper: &Path) -> Result<bool, Error> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| Error::io("reading", "/proc/self/mountinfo", e))?;
-    let needle = format!("upperdir={}", upper.display());
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("reading", "/proc/self/mountinfo", e))?;
+    // mountinfo escapes these in paths as octal
+    let escaped = upper
+        .to_string_lossy()
+        .replace('\\', "\\134")
+        .replace(' ', "\\040")
+        .replace('\t', "\\011")
+        .replace('\n', "\\012");
+    let needle = format!("upperdir={escaped}");
     Ok(info.lines().any(|l| {
         l.split(',')
             .any(|opt| opt.split_whitespace().next() == Some(needle.as_str()) || opt == needle)

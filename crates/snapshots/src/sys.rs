@@ -95,7 +95,9 @@ pub(crate) fn timestamps(secs: i64, nsecs: i64) -> Timestamps {
 }
 
 /// Calls a list-or-get style xattr syscall with a growing buffer.
-fn with_buffer(mut f: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>) -> rustix::io::Result<Vec<u8>> {
+fn with_buffer(
+    mut f: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>,
+) -> rustix::io::Result<Vec<u8>> {
     let mut buf = vec![0u8; 256];
     loop {
         match f(&mut buf) {
@@ -132,7 +134,10 @@ pub(crate) fn fd_xattrs(fd: BorrowedFd<'_>) -> rustix::io::Result<Vec<(Vec<u8>, 
 }
 
 /// All xattrs of `name` in `dir`, not following a symlink.
-pub(crate) fn l_xattrs(dir: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+pub(crate) fn l_xattrs(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+) -> rustix::io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let path = proc_path(dir, name);
     let names = match with_buffer(|b| rustix::fs::llistxattr(&path, b)) {
         Ok(n) => n,

@@ -12,8 +12,8 @@ use std::thread::JoinHandle;
 use rustix::fs::{Mode, OFlags, Stat};
 use tar::{EntryType, Header};
 
-use crate::sys::{self, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG};
 use crate::Error;
+use crate::sys::{self, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG};
 
 /// A tar stream produced on a worker thread. Reading to the end reports
 /// the worker's error, if any, as the last read's error, so a truncated
@@ -47,14 +47,16 @@ impl Read for TarStream {
             return Ok(0);
         };
         let n = pipe.read(buf)?;
-        if n == 0 && !buf.is_empty()
-            && let Some(h) = self.worker.take() {
-                match h.join() {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => return Err(io::Error::other(e)),
-                    Err(_) => return Err(io::Error::other("tar writer thread panicked")),
-                }
+        if n == 0
+            && !buf.is_empty()
+            && let Some(h) = self.worker.take()
+        {
+            match h.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(io::Error::other(e)),
+                Err(_) => return Err(io::Error::other("tar writer thread panicked")),
             }
+        }
         Ok(n)
     }
 }
@@ -68,6 +70,9 @@ impl Drop for TarStream {
         }
     }
 }
+
+/// (name, value) pairs.
+type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Writes entries from open directories into a tar, with hardlinks kept.
 pub(crate) struct EntryWriter<W: Write> {
@@ -83,7 +88,10 @@ impl<W: Write> EntryWriter<W> {
     pub fn new(w: W) -> Self {
         let mut b = tar::Builder::new(w);
         b.mode(tar::HeaderMode::Complete);
-        EntryWriter { b, links: HashMap::new() }
+        EntryWriter {
+            b,
+            links: HashMap::new(),
+        }
     }
 
     pub fn finish(mut self) -> io::Result<()> {
@@ -132,12 +140,18 @@ impl<W: Write> EntryWriter<W> {
 
     /// Writes `name` of `dir` (already lstat'ed as `st`) under `tar_path`.
     /// Overlay-private xattrs are left out. Sockets are skipped, as tar does.
-    pub fn write(&mut self, dir: BorrowedFd<'_>, name: &[u8], st: &Stat, tar_path: &[u8]) -> Result<(), Error> {
+    pub fn write(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        st: &Stat,
+        tar_path: &[u8],
+    ) -> Result<(), Error> {
         let shown_s = crate::path::display(tar_path);
         let shown: &str = &shown_s;
         let err = move |op: &'static str| move |e: io::Error| Error::entry(op, shown, e);
         let fmt = st.st_mode & S_IFMT;
-        let keep = |x: &Vec<(Vec<u8>, Vec<u8>)>| -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+        let keep = |x: &Xattrs| -> Result<Xattrs, Error> {
             let mut out = Vec::new();
             for (k, v) in x {
                 if k == b"trusted.overlay.redirect" || k == b"trusted.overlay.metacopy" {
@@ -155,12 +169,16 @@ impl<W: Write> EntryWriter<W> {
         match fmt {
             S_IFDIR => {
                 let d = sys::open_subdir(dir, name).map_err(|e| err("opening")(e.into()))?;
-                let x = keep(&sys::fd_xattrs(d.as_fd()).map_err(|e| err("reading xattrs of")(e.into()))?)?;
+                let x = keep(
+                    &sys::fd_xattrs(d.as_fd()).map_err(|e| err("reading xattrs of")(e.into()))?,
+                )?;
                 self.pax(&x).map_err(err("writing"))?;
                 let mut h = Self::header(st, EntryType::Directory);
                 let mut p = tar_path.to_vec();
                 p.push(b'/');
-                self.b.append_data(&mut h, as_path(&p), io::empty()).map_err(err("writing"))?;
+                self.b
+                    .append_data(&mut h, as_path(&p), io::empty())
+                    .map_err(err("writing"))?;
             }
             S_IFREG => {
                 let key = (st.st_dev, st.st_ino);
@@ -168,33 +186,52 @@ impl<W: Write> EntryWriter<W> {
                     if let Some(first) = self.links.get(&key) {
                         let mut h = Self::header(st, EntryType::Link);
                         let first = first.clone();
-                        self.b.append_link(&mut h, as_path(tar_path), as_path(&first)).map_err(err("writing"))?;
+                        self.b
+                            .append_link(&mut h, as_path(tar_path), as_path(&first))
+                            .map_err(err("writing"))?;
                         return Ok(());
                     }
                     self.links.insert(key, tar_path.to_vec());
                 }
-                let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-                    .map_err(|e| err("opening")(e.into()))?;
-                let x = keep(&sys::fd_xattrs(fd.as_fd()).map_err(|e| err("reading xattrs of")(e.into()))?)?;
+                let fd = rustix::fs::openat(
+                    dir,
+                    name,
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| err("opening")(e.into()))?;
+                let x = keep(
+                    &sys::fd_xattrs(fd.as_fd()).map_err(|e| err("reading xattrs of")(e.into()))?,
+                )?;
                 self.pax(&x).map_err(err("writing"))?;
                 let size = u64::try_from(st.st_size).unwrap_or(0);
                 let mut h = Self::header(st, EntryType::Regular);
                 h.set_size(size);
                 // exactly `size` bytes even if the file changes meanwhile
-                let body = std::fs::File::from(fd).take(size).chain(io::repeat(0)).take(size);
-                self.b.append_data(&mut h, as_path(tar_path), body).map_err(err("writing"))?;
+                let body = std::fs::File::from(fd)
+                    .take(size)
+                    .chain(io::repeat(0))
+                    .take(size);
+                self.b
+                    .append_data(&mut h, as_path(tar_path), body)
+                    .map_err(err("writing"))?;
             }
             S_IFLNK => {
-                let x = keep(&sys::l_xattrs(dir, name).map_err(|e| err("reading xattrs of")(e.into()))?)?;
+                let x = keep(
+                    &sys::l_xattrs(dir, name).map_err(|e| err("reading xattrs of")(e.into()))?,
+                )?;
                 self.pax(&x).map_err(err("writing"))?;
-                let target = rustix::fs::readlinkat(dir, name, Vec::new()).map_err(|e| err("reading the symlink")(e.into()))?;
+                let target = rustix::fs::readlinkat(dir, name, Vec::new())
+                    .map_err(|e| err("reading the symlink")(e.into()))?;
                 let mut h = Self::header(st, EntryType::Symlink);
                 self.b
                     .append_link(&mut h, as_path(tar_path), as_path(target.as_bytes()))
                     .map_err(err("writing"))?;
             }
             S_IFCHR | S_IFBLK | S_IFIFO => {
-                let x = keep(&sys::l_xattrs(dir, name).map_err(|e| err("reading xattrs of")(e.into()))?)?;
+                let x = keep(
+                    &sys::l_xattrs(dir, name).map_err(|e| err("reading xattrs of")(e.into()))?,
+                )?;
                 self.pax(&x).map_err(err("writing"))?;
                 let et = match fmt {
                     S_IFCHR => EntryType::Char,
@@ -203,10 +240,14 @@ impl<W: Write> EntryWriter<W> {
                 };
                 let mut h = Self::header(st, et);
                 if fmt != S_IFIFO {
-                    h.set_device_major(rustix::fs::major(st.st_rdev)).map_err(err("writing"))?;
-                    h.set_device_minor(rustix::fs::minor(st.st_rdev)).map_err(err("writing"))?;
+                    h.set_device_major(rustix::fs::major(st.st_rdev))
+                        .map_err(err("writing"))?;
+                    h.set_device_minor(rustix::fs::minor(st.st_rdev))
+                        .map_err(err("writing"))?;
                 }
-                self.b.append_data(&mut h, as_path(tar_path), io::empty()).map_err(err("writing"))?;
+                self.b
+                    .append_data(&mut h, as_path(tar_path), io::empty())
+                    .map_err(err("writing"))?;
             }
             _ => {
                 tracing::debug!(path = %shown, "socket not representable in tar, skipped");

@@ -35,14 +35,24 @@ fn every_entry_kind_is_applied_with_its_attributes() {
     let long_target = "t".repeat(200);
     let mut dev_null = E::new("dev/null", EntryType::Char).mode(0o666);
     dev_null.dev = (1, 3);
-    let mut blk = E::new("dev/loopx", EntryType::Block).mode(0o660).owner(0, 6);
+    let mut blk = E::new("dev/loopx", EntryType::Block)
+        .mode(0o660)
+        .owner(0, 6);
     blk.dev = (7, 200);
     let tar = tar_of(vec![
-        E::dir("d/").mode(0o1777).owner(1000, 1000).mtime(1_111_111_111),
+        E::dir("d/")
+            .mode(0o1777)
+            .owner(1000, 1000)
+            .mtime(1_111_111_111),
         E::file("d/suid", b"#!/bin/sh\n").mode(0o4755),
         E::file("d/sgid", b"x").mode(0o2755).owner(0, 50),
-        E::file("d/owned", b"secret").mode(0o640).owner(1234, 5678).xattr("user.note", b"hello"),
-        E::file("d/ping", b"elf").mode(0o755).xattr("security.capability", &CAP_NET_BIND),
+        E::file("d/owned", b"secret")
+            .mode(0o640)
+            .owner(1234, 5678)
+            .xattr("user.note", b"hello"),
+        E::file("d/ping", b"elf")
+            .mode(0o755)
+            .xattr("security.capability", &CAP_NET_BIND),
         E::symlink("d/link", "suid").owner(42, 43),
         E::hardlink("d/hard", "d/suid"),
         E::new("d/fifo", EntryType::Fifo).mode(0o600),
@@ -68,23 +78,39 @@ fn every_entry_kind_is_applied_with_its_attributes() {
     assert!(d.is_dir());
     assert_eq!(d.mode() & 0o7777, 0o1777);
     assert_eq!((d.uid(), d.gid()), (1000, 1000));
-    assert_eq!(d.mtime(), 1_111_111_111, "directory mtime must be set after its children");
+    assert_eq!(
+        d.mtime(),
+        1_111_111_111,
+        "directory mtime must be set after its children"
+    );
 
     assert_eq!(md("d/suid").mode() & 0o7777, 0o4755);
     assert_eq!(md("d/sgid").mode() & 0o7777, 0o2755);
     assert_eq!(md("d/sgid").gid(), 50);
     let owned = md("d/owned");
-    assert_eq!((owned.uid(), owned.gid(), owned.mode() & 0o7777), (1234, 5678, 0o640));
+    assert_eq!(
+        (owned.uid(), owned.gid(), owned.mode() & 0o7777),
+        (1234, 5678, 0o640)
+    );
     assert_eq!(owned.mtime(), 1_600_000_000);
     assert_eq!(std::fs::read(root.join("d/owned")).unwrap(), b"secret");
-    assert_eq!(lgetxattr(&root.join("d/owned"), "user.note").unwrap(), b"hello");
-    assert_eq!(lgetxattr(&root.join("d/ping"), "security.capability").unwrap(), CAP_NET_BIND);
+    assert_eq!(
+        lgetxattr(&root.join("d/owned"), "user.note").unwrap(),
+        b"hello"
+    );
+    assert_eq!(
+        lgetxattr(&root.join("d/ping"), "security.capability").unwrap(),
+        CAP_NET_BIND
+    );
 
     let link = md("d/link");
     assert!(link.file_type().is_symlink());
     assert_eq!((link.uid(), link.gid()), (42, 43));
     assert_eq!(link.mtime(), 1_600_000_000);
-    assert_eq!(std::fs::read_link(root.join("d/link")).unwrap(), Path::new("suid"));
+    assert_eq!(
+        std::fs::read_link(root.join("d/link")).unwrap(),
+        Path::new("suid")
+    );
 
     assert_eq!(md("d/hard").ino(), md("d/suid").ino());
     assert_eq!(md("d/suid").nlink(), 2);
@@ -99,7 +125,10 @@ fn every_entry_kind_is_applied_with_its_attributes() {
     assert_eq!(b.gid(), 6);
 
     assert_eq!(std::fs::read(root.join(&long_file)).unwrap(), b"long");
-    assert_eq!(std::fs::read_link(root.join("longlink")).unwrap(), Path::new(&long_target));
+    assert_eq!(
+        std::fs::read_link(root.join("longlink")).unwrap(),
+        Path::new(&long_target)
+    );
     // modes the umask would cut are restored
     assert_eq!(md("umask").mode() & 0o7777, 0o777);
     assert_eq!(md("umask/open").mode() & 0o7777, 0o666);
@@ -127,11 +156,20 @@ fn whiteouts_become_overlay_whiteouts_and_opaque_dirs() {
     let root = w.path();
     for p in ["gone", "etc/shadow"] {
         let m = std::fs::symlink_metadata(root.join(p)).unwrap();
-        assert!(m.file_type().is_char_device() && m.rdev() == 0, "{p} is not an overlay whiteout");
+        assert!(
+            m.file_type().is_char_device() && m.rdev() == 0,
+            "{p} is not an overlay whiteout"
+        );
     }
     assert!(!root.join(".wh.gone").exists() && !root.join("etc/.wh.shadow").exists());
-    assert_eq!(lgetxattr(&root.join("var"), "trusted.overlay.opaque").unwrap(), b"y");
-    assert_eq!(lgetxattr(&root.join("opq-without-dir"), "trusted.overlay.opaque").unwrap(), b"y");
+    assert_eq!(
+        lgetxattr(&root.join("var"), "trusted.overlay.opaque").unwrap(),
+        b"y"
+    );
+    assert_eq!(
+        lgetxattr(&root.join("opq-without-dir"), "trusted.overlay.opaque").unwrap(),
+        b"y"
+    );
     assert!(lgetxattr(&root.join("etc"), "trusted.overlay.opaque").is_none());
     assert_eq!(std::fs::read(root.join("var/kept")).unwrap(), b"k");
     assert!(!root.join(".wh..wh.plnk").exists());
@@ -142,7 +180,11 @@ fn whiteout_does_not_hide_an_entry_of_the_same_layer() {
     let t = Tmpfs::new("wh-same");
     let s = store(&t.join("store"));
     let w = s.prepare_layer(None).unwrap();
-    Snapshotter::apply_tar(&w, &tar_of(vec![E::file("f", b"mine"), E::file(".wh.f", b"")])[..]).unwrap();
+    Snapshotter::apply_tar(
+        &w,
+        &tar_of(vec![E::file("f", b"mine"), E::file(".wh.f", b"")])[..],
+    )
+    .unwrap();
     assert_eq!(std::fs::read(w.path().join("f")).unwrap(), b"mine");
 }
 
@@ -168,7 +210,11 @@ fn implicit_parents_copy_the_lower_layers_metadata() {
         "sha256:l1",
         None,
         &tar_of(vec![
-            E::dir("opt/").mode(0o750).owner(5, 6).mtime(1_234_567_890).xattr("user.tag", b"lower"),
+            E::dir("opt/")
+                .mode(0o750)
+                .owner(5, 6)
+                .mtime(1_234_567_890)
+                .xattr("user.tag", b"lower"),
             E::dir("opt/app/").mode(0o700),
             E::dir("srv/").mode(0o701),
             E::dir("srv/implicit-then-explicit/").mode(0o700),
@@ -180,12 +226,30 @@ fn implicit_parents_copy_the_lower_layers_metadata() {
     assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o750, 5, 6));
     assert_eq!(m.mtime(), 1_234_567_890);
     assert_eq!(lgetxattr(&p.join("opt"), "user.tag").unwrap(), b"lower");
-    assert_eq!(std::fs::symlink_metadata(p.join("opt/app")).unwrap().mode() & 0o7777, 0o700);
-    assert_eq!(std::fs::symlink_metadata(p.join("new/dir")).unwrap().mode() & 0o7777, 0o755);
-    assert_eq!(std::fs::symlink_metadata(p.join("srv")).unwrap().mode() & 0o7777, 0o701);
+    assert_eq!(
+        std::fs::symlink_metadata(p.join("opt/app")).unwrap().mode() & 0o7777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::symlink_metadata(p.join("new/dir")).unwrap().mode() & 0o7777,
+        0o755
+    );
+    assert_eq!(
+        std::fs::symlink_metadata(p.join("srv")).unwrap().mode() & 0o7777,
+        0o701
+    );
     // the layer's own entry wins over the lower view
-    assert_eq!(std::fs::symlink_metadata(p.join("srv/implicit-then-explicit")).unwrap().mode() & 0o7777, 0o711);
-    assert_eq!(s.stat("sha256:l2").unwrap().unwrap().parent.as_deref(), Some("sha256:l1"));
+    assert_eq!(
+        std::fs::symlink_metadata(p.join("srv/implicit-then-explicit"))
+            .unwrap()
+            .mode()
+            & 0o7777,
+        0o711
+    );
+    assert_eq!(
+        s.stat("sha256:l2").unwrap().unwrap().parent.as_deref(),
+        Some("sha256:l1")
+    );
 }
 
 #[test]
@@ -196,9 +260,17 @@ fn commit_needs_the_parent_committed() {
     Snapshotter::apply_tar(&w, &tar_of(vec![E::file("f", b"")])[..]).unwrap();
     assert!(s.commit(w, "sha256:child").unwrap_err().is_not_found());
     assert!(s.list().unwrap().is_empty());
-    assert!(std::fs::read_dir(t.join("store/ingest")).unwrap().next().is_none());
+    assert!(
+        std::fs::read_dir(t.join("store/ingest"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
     s.prepare_active("ctr", None, false).unwrap();
-    assert!(matches!(s.prepare_layer(Some("ctr")), Err(Error::WrongKind { .. })));
+    assert!(matches!(
+        s.prepare_layer(Some("ctr")),
+        Err(Error::WrongKind { .. })
+    ));
 }
 
 #[test]
@@ -220,7 +292,13 @@ fn later_entries_replace_earlier_ones() {
     )
     .unwrap();
     assert_eq!(std::fs::read(w.path().join("x")).unwrap(), b"now a file");
-    assert_eq!(std::fs::symlink_metadata(w.path().join("y")).unwrap().mode() & 0o7777, 0o711);
+    assert_eq!(
+        std::fs::symlink_metadata(w.path().join("y"))
+            .unwrap()
+            .mode()
+            & 0o7777,
+        0o711
+    );
     let z = std::fs::symlink_metadata(w.path().join("z")).unwrap();
     assert_eq!((z.mode() & 0o7777, z.uid()), (0o755, 7));
 }
@@ -232,7 +310,10 @@ fn commit_publishes_atomically_and_once() {
     let w = s.prepare_layer(None).unwrap();
     Snapshotter::apply_tar(&w, &tar_of(vec![E::file("a", b"1")])[..]).unwrap();
     assert!(s.stat("sha256:one").unwrap().is_none());
-    assert!(s.list().unwrap().is_empty(), "an uncommitted layer is visible");
+    assert!(
+        s.list().unwrap().is_empty(),
+        "an uncommitted layer is visible"
+    );
     s.commit(w, "sha256:one").unwrap();
     let info = s.stat("sha256:one").unwrap().unwrap();
     assert_eq!(info.kind, berth_snapshots::Kind::Committed);
@@ -245,12 +326,20 @@ fn commit_publishes_atomically_and_once() {
     let e = s.commit(w, "sha256:one").unwrap_err();
     assert!(e.is_already_exists(), "{e}");
     assert_eq!(std::fs::read(info.path.join("a")).unwrap(), b"1");
-    assert!(std::fs::read_dir(t.join("store/ingest")).unwrap().next().is_none());
+    assert!(
+        std::fs::read_dir(t.join("store/ingest"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
 
     // a parent removed while its child was unpacked
     let w = s.prepare_layer(Some("sha256:one")).unwrap();
     s.remove("sha256:one").unwrap();
-    assert!(matches!(s.commit(w, "sha256:two"), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        s.commit(w, "sha256:two"),
+        Err(Error::NotFound { .. })
+    ));
     assert!(s.list().unwrap().is_empty());
 
     let w = s.prepare_layer(None).unwrap();
@@ -286,7 +375,10 @@ fn layers_can_be_applied_in_parallel() {
     assert_eq!(s.list().unwrap().len(), 4);
     for i in 0..4 {
         let p = s.stat(&format!("sha256:p{i}")).unwrap().unwrap().path;
-        assert_eq!(std::fs::read(p.join("dir3/f3")).unwrap(), format!("layer {i}").as_bytes());
+        assert_eq!(
+            std::fs::read(p.join("dir3/f3")).unwrap(),
+            format!("layer {i}").as_bytes()
+        );
     }
 }
 
@@ -294,8 +386,16 @@ fn layers_can_be_applied_in_parallel() {
 fn describe(root: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut inodes: BTreeMap<u64, String> = BTreeMap::new();
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>, inodes: &mut BTreeMap<u64, String>) {
-        let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    fn walk(
+        root: &Path,
+        dir: &Path,
+        out: &mut BTreeMap<String, String>,
+        inodes: &mut BTreeMap<u64, String>,
+    ) {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         names.sort();
         for p in names {
             let m = std::fs::symlink_metadata(&p).unwrap();
@@ -307,15 +407,29 @@ fn describe(root: &Path) -> BTreeMap<String, String> {
                 format!("link->{}", std::fs::read_link(&p).unwrap().display())
             } else if ft.is_file() {
                 let first = inodes.entry(m.ino()).or_insert_with(|| rel.clone()).clone();
-                format!("file({}) first={first}", String::from_utf8_lossy(&std::fs::read(&p).unwrap()))
+                format!(
+                    "file({}) first={first}",
+                    String::from_utf8_lossy(&std::fs::read(&p).unwrap())
+                )
             } else {
                 format!("special({:o},{})", m.mode() & 0o170000, m.rdev())
             };
-            let mtime = if ft.is_symlink() { m.mtime().to_string() } else { format!("{}.{}", m.mtime(), m.mtime_nsec()) };
-            let x = lgetxattr(&p, "user.k").map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default();
+            let mtime = if ft.is_symlink() {
+                m.mtime().to_string()
+            } else {
+                format!("{}.{}", m.mtime(), m.mtime_nsec())
+            };
+            let x = lgetxattr(&p, "user.k")
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+                .unwrap_or_default();
             out.insert(
                 rel,
-                format!("{what} mode={:o} owner={}:{} mtime={mtime} x={x}", m.mode() & 0o7777, m.uid(), m.gid()),
+                format!(
+                    "{what} mode={:o} owner={}:{} mtime={mtime} x={x}",
+                    m.mode() & 0o7777,
+                    m.uid(),
+                    m.gid()
+                ),
             );
             if ft.is_dir() {
                 walk(root, &p, out, inodes);
@@ -328,7 +442,12 @@ fn describe(root: &Path) -> BTreeMap<String, String> {
 
 fn make_source_tree(src: &Path) {
     let sh = |c: &str| {
-        let st = Command::new("sh").arg("-ec").arg(c).current_dir(src).status().unwrap();
+        let st = Command::new("sh")
+            .arg("-ec")
+            .arg(c)
+            .current_dir(src)
+            .status()
+            .unwrap();
         assert!(st.success(), "{c}");
     };
     sh("mkdir -p usr/bin usr/lib/deep/er/still/deeper etc var/spool/mail tmp");
@@ -337,11 +456,14 @@ fn make_source_tree(src: &Path) {
     sh("ln usr/bin/app usr/bin/app-hardlink");
     sh("ln -s ../lib/deep usr/bin/rel-link && ln -s /etc/passwd abs-link");
     sh("chmod 1777 tmp && chmod 2775 var/spool/mail && chown 0:8 var/spool/mail");
-    sh("printf 'm' > var/spool/mail/box && chown 1001:8 var/spool/mail/box && chmod 660 var/spool/mail/box");
+    sh(
+        "printf 'm' > var/spool/mail/box && chown 1001:8 var/spool/mail/box && chmod 660 var/spool/mail/box",
+    );
     sh("mkfifo var/fifo && mknod usr/lib/null c 1 3");
-    sh("setfattr -n user.k -v tagged etc/passwd 2>/dev/null || true");
     let long = "n".repeat(140);
-    sh(&format!("mkdir -p usr/lib/deep/{long} && printf long > usr/lib/deep/{long}/{long}"));
+    sh(&format!(
+        "mkdir -p usr/lib/deep/{long} && printf long > usr/lib/deep/{long}/{long}"
+    ));
     sh("touch -h -d '2001-02-03 04:05:06.123456789' abs-link usr/bin/rel-link");
     sh("find . -mindepth 1 ! -type l -exec touch -d '2020-01-02 03:04:05.5' {} +");
 }
@@ -353,7 +475,13 @@ fn gnu_tar_layers_apply_exactly() {
     std::fs::create_dir(&src).unwrap();
     make_source_tree(&src);
     // user xattrs on tmpfs need Linux 6.6; set one through rustix to know
-    let xattrs = rustix::fs::setxattr(src.join("etc/passwd"), "user.k", b"tagged", rustix::fs::XattrFlags::empty()).is_ok();
+    let xattrs = rustix::fs::setxattr(
+        src.join("etc/passwd"),
+        "user.k",
+        b"tagged",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .is_ok();
     let s = store(&t.join("store"));
     for (i, format) in ["pax", "gnu"].iter().enumerate() {
         let tarfile = t.join(&format!("layer-{format}.tar"));
@@ -362,7 +490,14 @@ fn gnu_tar_layers_apply_exactly() {
         if *format == "pax" {
             cmd.args(["--xattrs", "--xattrs-include=*"]);
         }
-        let st = cmd.arg("-C").arg(&src).arg("-cf").arg(&tarfile).arg(".").status().unwrap();
+        let st = cmd
+            .arg("-C")
+            .arg(&src)
+            .arg("-cf")
+            .arg(&tarfile)
+            .arg(".")
+            .status()
+            .unwrap();
         assert!(st.success());
         let w = s.prepare_layer(None).unwrap();
         Snapshotter::apply_tar(&w, std::fs::File::open(&tarfile).unwrap()).unwrap();
@@ -373,7 +508,10 @@ fn gnu_tar_layers_apply_exactly() {
         if *format == "gnu" {
             // the gnu format has neither sub-second times nor xattrs
             for v in want.values_mut() {
-                *v = v.replace(".500000000 ", ".0 ").replace(".123456789", "").replace("x=tagged", "x=");
+                *v = v
+                    .replace(".500000000 ", ".0 ")
+                    .replace(".123456789", "")
+                    .replace("x=tagged", "x=");
             }
         }
         if *format == "pax" && !xattrs {

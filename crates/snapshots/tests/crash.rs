@@ -20,7 +20,8 @@ impl Read for EndlessTar {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.pending.is_empty() {
             let mut h = tar::Header::new_gnu();
-            h.set_path(format!("d{}/f{}", self.i / 500, self.i)).unwrap();
+            h.set_path(format!("d{}/f{}", self.i / 500, self.i))
+                .unwrap();
             h.set_size(600);
             h.set_mode(0o644);
             h.set_uid(0);
@@ -42,9 +43,17 @@ impl Read for EndlessTar {
 const CHILD_ENV: &str = "BERTH_SNAPSHOTS_CRASH_CHILD_ROOT";
 
 fn count_files(dir: &std::path::Path) -> usize {
-    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     rd.filter_map(|e| e.ok())
-        .map(|e| if e.path().is_dir() { count_files(&e.path()) } else { 1 })
+        .map(|e| {
+            if e.path().is_dir() {
+                count_files(&e.path())
+            } else {
+                1
+            }
+        })
         .sum()
 }
 
@@ -54,15 +63,31 @@ fn killed_unpack_leaves_no_snapshot() {
         // the child: unpack forever until killed
         let s = Snapshotter::open(root.as_ref()).unwrap();
         let w = s.prepare_layer(None).unwrap();
-        let r = Snapshotter::apply_tar(&w, EndlessTar { i: 0, pending: Vec::new() });
+        let r = Snapshotter::apply_tar(
+            &w,
+            EndlessTar {
+                i: 0,
+                pending: Vec::new(),
+            },
+        );
         panic!("an endless tar ended: {r:?}");
     }
     let t = Tmpfs::new("sigkill");
     let root = t.join("store");
     let s = store(&root);
-    layer(&s, "sha256:before", None, &tar_of(vec![E::file("a", b"kept")]));
+    layer(
+        &s,
+        "sha256:before",
+        None,
+        &tar_of(vec![E::file("a", b"kept")]),
+    );
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "killed_unpack_leaves_no_snapshot", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "killed_unpack_leaves_no_snapshot",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, &root)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -71,8 +96,14 @@ fn killed_unpack_leaves_no_snapshot() {
     let guard = scopeguard(child.id());
     let start = Instant::now();
     while count_files(&root.join("ingest")) < 2000 {
-        assert!(start.elapsed() < Duration::from_secs(30), "the child did not start unpacking");
-        assert!(child.try_wait().unwrap().is_none(), "the child exited early");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the child did not start unpacking"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the child exited early"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
@@ -87,7 +118,10 @@ fn killed_unpack_leaves_no_snapshot() {
     assert_eq!(std::fs::read_dir(root.join("ingest")).unwrap().count(), 1);
     s.cleanup().unwrap();
     assert_eq!(std::fs::read_dir(root.join("ingest")).unwrap().count(), 0);
-    assert_eq!(std::fs::read(s.stat("sha256:before").unwrap().unwrap().path.join("a")).unwrap(), b"kept");
+    assert_eq!(
+        std::fs::read(s.stat("sha256:before").unwrap().unwrap().path.join("a")).unwrap(),
+        b"kept"
+    );
 }
 
 /// Kills the child on drop if the test fails before it does.
@@ -97,10 +131,10 @@ fn scopeguard(pid: u32) -> KillOnDrop {
 }
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            if let Some(pid) = rustix::process::Pid::from_raw(self.0 as i32) {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            }
+        if std::thread::panicking()
+            && let Some(pid) = rustix::process::Pid::from_raw(self.0 as i32)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
         }
     }
 }
@@ -136,7 +170,10 @@ fn cleanup_removes_leftovers_of_interrupted_operations() {
     assert!(!root.join("snapshots/999").exists());
     assert!(!root.join("snapshots/998").exists());
     assert!(std::fs::symlink_metadata(root.join("names/sha256:dangling")).is_err());
-    assert!(live.path().join("b").exists(), "cleanup removed a live unpack");
+    assert!(
+        live.path().join("b").exists(),
+        "cleanup removed a live unpack"
+    );
     s.commit(live, "sha256:after").unwrap();
     let names: Vec<String> = s.list().unwrap().into_iter().map(|i| i.name).collect();
     assert_eq!(names, vec!["ctr", "sha256:after", "sha256:ok"]);
@@ -151,12 +188,21 @@ fn two_instances_share_one_store() {
     let b = store(&root);
     for i in 0..5 {
         let (s, other) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
-        layer(s, &format!("sha256:{i}"), None, &tar_of(vec![E::file("f", format!("{i}").as_bytes())]));
+        layer(
+            s,
+            &format!("sha256:{i}"),
+            None,
+            &tar_of(vec![E::file("f", format!("{i}").as_bytes())]),
+        );
         let info = other.stat(&format!("sha256:{i}")).unwrap().unwrap();
-        assert_eq!(std::fs::read(info.path.join("f")).unwrap(), format!("{i}").as_bytes());
+        assert_eq!(
+            std::fs::read(info.path.join("f")).unwrap(),
+            format!("{i}").as_bytes()
+        );
     }
     assert_eq!(a.list().unwrap().len(), 5);
     // each id is used once, even though both instances started from the same counter
-    let ids: std::collections::BTreeSet<_> = a.list().unwrap().into_iter().map(|i| i.path).collect();
+    let ids: std::collections::BTreeSet<_> =
+        a.list().unwrap().into_iter().map(|i| i.path).collect();
     assert_eq!(ids.len(), 5);
 }

@@ -25,7 +25,10 @@ fn assert_invalid(r: Result<berth_snapshots::LayerWriter, Error>, entry: &str) {
 }
 
 fn ingest_is_empty(t: &Tmpfs) -> bool {
-    std::fs::read_dir(t.join("store/ingest")).unwrap().next().is_none()
+    std::fs::read_dir(t.join("store/ingest"))
+        .unwrap()
+        .next()
+        .is_none()
 }
 
 #[test]
@@ -34,10 +37,16 @@ fn layer_with_dotdot_is_rejected() {
     let s = store(&t.join("store"));
     let r = apply(&s, &tar_of(vec![E::file("../../evil", b"x")]));
     assert_invalid(r, "../../evil");
-    let r = apply(&s, &tar_of(vec![E::dir("a/"), E::file("a/../../evil", b"x")]));
+    let r = apply(
+        &s,
+        &tar_of(vec![E::dir("a/"), E::file("a/../../evil", b"x")]),
+    );
     assert_invalid(r, "a/../../evil");
     assert!(!t.join("evil").exists() && !t.path.parent().unwrap().join("evil").exists());
-    assert!(ingest_is_empty(&t), "a failed apply left its directory behind");
+    assert!(
+        ingest_is_empty(&t),
+        "a failed apply left its directory behind"
+    );
     assert!(s.list().unwrap().is_empty());
 }
 
@@ -45,7 +54,15 @@ fn layer_with_dotdot_is_rejected() {
 fn dotdot_inside_the_layer_is_normalised() {
     let t = Tmpfs::new("dotdot-in");
     let s = store(&t.join("store"));
-    let w = apply(&s, &tar_of(vec![E::dir("a/"), E::file("a/../b", b"x"), E::file("./c/./../d", b"y")])).unwrap();
+    let w = apply(
+        &s,
+        &tar_of(vec![
+            E::dir("a/"),
+            E::file("a/../b", b"x"),
+            E::file("./c/./../d", b"y"),
+        ]),
+    )
+    .unwrap();
     assert_eq!(std::fs::read(w.path().join("b")).unwrap(), b"x");
     assert_eq!(std::fs::read(w.path().join("d")).unwrap(), b"y");
 }
@@ -58,7 +75,10 @@ fn absolute_names_stay_in_the_layer() {
     std::fs::create_dir(&target).unwrap();
     let name = format!("{}/pwned", target.display());
     let w = apply(&s, &tar_of(vec![E::file(&name, b"x")])).unwrap();
-    assert!(!target.join("pwned").exists(), "an absolute name was written on the host");
+    assert!(
+        !target.join("pwned").exists(),
+        "an absolute name was written on the host"
+    );
     let inside = w.path().join(name.trim_start_matches('/'));
     assert_eq!(std::fs::read(inside).unwrap(), b"x");
 }
@@ -74,9 +94,15 @@ fn symlink_escape_is_not_followed() {
     // the parent of abs/pwned resolves inside the layer (as if the layer
     // were /), where that directory does not exist: a dangling symlink in
     // the way of a parent is refused
-    let r = apply(&s, &tar_of(vec![E::symlink("abs", &abs), E::file("abs/pwned", b"1")]));
+    let r = apply(
+        &s,
+        &tar_of(vec![E::symlink("abs", &abs), E::file("abs/pwned", b"1")]),
+    );
     assert_invalid(r, "abs/pwned");
-    assert!(!outside.join("pwned").exists(), "wrote through an absolute symlink");
+    assert!(
+        !outside.join("pwned").exists(),
+        "wrote through an absolute symlink"
+    );
     // `..` in a symlink stops at the layer root; missing parents are made inside
     let w = apply(
         &s,
@@ -86,8 +112,14 @@ fn symlink_escape_is_not_followed() {
         ]),
     )
     .unwrap();
-    assert!(!outside.join("pwned2").exists(), "wrote through a relative symlink");
-    assert_eq!(std::fs::read(w.path().join(abs.trim_start_matches('/')).join("pwned2")).unwrap(), b"2");
+    assert!(
+        !outside.join("pwned2").exists(),
+        "wrote through a relative symlink"
+    );
+    assert_eq!(
+        std::fs::read(w.path().join(abs.trim_start_matches('/')).join("pwned2")).unwrap(),
+        b"2"
+    );
 }
 
 #[test]
@@ -108,7 +140,10 @@ fn symlink_escape_through_existing_dir_resolves_in_root() {
     )
     .unwrap();
     assert!(!outside.join("etc/passwd").exists());
-    assert_eq!(std::fs::read(w.path().join(abs.trim_start_matches('/')).join("passwd")).unwrap(), b"inside");
+    assert_eq!(
+        std::fs::read(w.path().join(abs.trim_start_matches('/')).join("passwd")).unwrap(),
+        b"inside"
+    );
 }
 
 #[test]
@@ -127,10 +162,21 @@ fn directory_replaced_by_symlink_is_not_followed() {
         ]),
     )
     .unwrap();
-    assert!(!outside.join("pwned").exists(), "a cached directory fd outlived its replacement");
-    let inside = w.path().join(outside.display().to_string().trim_start_matches('/')).join("pwned");
+    assert!(
+        !outside.join("pwned").exists(),
+        "a cached directory fd outlived its replacement"
+    );
+    let inside = w
+        .path()
+        .join(outside.display().to_string().trim_start_matches('/'))
+        .join("pwned");
     assert_eq!(std::fs::read(inside).unwrap(), b"2");
-    assert!(std::fs::symlink_metadata(w.path().join("a")).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(w.path().join("a"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
 }
 
 #[test]
@@ -141,7 +187,10 @@ fn file_over_symlink_replaces_the_link() {
     write_file(&victim, b"original");
     let w = apply(
         &s,
-        &tar_of(vec![E::symlink("f", &victim.display().to_string()), E::file("f", b"overwritten")]),
+        &tar_of(vec![
+            E::symlink("f", &victim.display().to_string()),
+            E::file("f", b"overwritten"),
+        ]),
     )
     .unwrap();
     assert_eq!(std::fs::read(&victim).unwrap(), b"original");
@@ -152,7 +201,10 @@ fn file_over_symlink_replaces_the_link() {
 fn hardlink_outside_is_rejected() {
     let t = Tmpfs::new("hardlink");
     let s = store(&t.join("store"));
-    let r = apply(&s, &tar_of(vec![E::hardlink("h", "../../../../etc/passwd")]));
+    let r = apply(
+        &s,
+        &tar_of(vec![E::hardlink("h", "../../../../etc/passwd")]),
+    );
     assert_invalid(r, "h");
     let r = apply(&s, &tar_of(vec![E::hardlink("h", "/etc/passwd")]));
     assert_invalid(r, "h");
@@ -168,7 +220,10 @@ fn hardlink_through_symlink_does_not_reach_the_host() {
     let links_before = std::fs::metadata(&secret).unwrap().nlink();
     let r = apply(
         &s,
-        &tar_of(vec![E::symlink("s", &t.path.display().to_string()), E::hardlink("h", "s/secret")]),
+        &tar_of(vec![
+            E::symlink("s", &t.path.display().to_string()),
+            E::hardlink("h", "s/secret"),
+        ]),
     );
     assert_invalid(r, "h");
     assert_eq!(std::fs::metadata(&secret).unwrap().nlink(), links_before);
@@ -178,7 +233,11 @@ fn hardlink_through_symlink_does_not_reach_the_host() {
 fn hardlink_to_a_symlink_links_the_symlink_itself() {
     let t = Tmpfs::new("hardlink-to-link");
     let s = store(&t.join("store"));
-    let w = apply(&s, &tar_of(vec![E::symlink("s", "/etc/passwd"), E::hardlink("h", "s")])).unwrap();
+    let w = apply(
+        &s,
+        &tar_of(vec![E::symlink("s", "/etc/passwd"), E::hardlink("h", "s")]),
+    )
+    .unwrap();
     let m = std::fs::symlink_metadata(w.path().join("h")).unwrap();
     assert!(m.file_type().is_symlink());
     assert_eq!(m.nlink(), 2);
@@ -188,7 +247,12 @@ fn hardlink_to_a_symlink_links_the_symlink_itself() {
 fn overlay_private_xattr_is_rejected() {
     let t = Tmpfs::new("xattr");
     let s = store(&t.join("store"));
-    let r = apply(&s, &tar_of(vec![E::dir("d/").xattr("trusted.overlay.redirect", b"/etc")]));
+    let r = apply(
+        &s,
+        &tar_of(vec![
+            E::dir("d/").xattr("trusted.overlay.redirect", b"/etc"),
+        ]),
+    );
     assert_invalid(r, "d/");
 }
 
@@ -239,11 +303,19 @@ fn garbage_is_not_a_layer() {
 fn failed_apply_keeps_committed_layers() {
     let t = Tmpfs::new("keep");
     let s = store(&t.join("store"));
-    layer(&s, "sha256:base", None, &tar_of(vec![E::file("etc/passwd", b"root")]));
+    layer(
+        &s,
+        "sha256:base",
+        None,
+        &tar_of(vec![E::file("etc/passwd", b"root")]),
+    );
     let w = s.prepare_layer(Some("sha256:base")).unwrap();
     assert!(Snapshotter::apply_tar(&w, &tar_of(vec![E::file("../x", b"")])[..]).is_err());
     drop(w);
     let info = s.stat("sha256:base").unwrap().unwrap();
-    assert_eq!(std::fs::read(info.path.join("etc/passwd")).unwrap(), b"root");
+    assert_eq!(
+        std::fs::read(info.path.join("etc/passwd")).unwrap(),
+        b"root"
+    );
     assert_eq!(s.list().unwrap().len(), 1);
 }

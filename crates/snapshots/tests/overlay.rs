@@ -82,7 +82,11 @@ fn three_layer_overlay_shows_whiteouts_and_opaque_dirs() {
     let mounts = s.prepare_active("ctr", Some("sha256:l3"), false).unwrap();
     assert_eq!(mounts.len(), 1);
     assert_eq!(mounts[0].typ, "overlay");
-    let lower = mounts[0].options.iter().find(|o| o.starts_with("lowerdir=")).unwrap();
+    let lower = mounts[0]
+        .options
+        .iter()
+        .find(|o| o.starts_with("lowerdir="))
+        .unwrap();
     assert_eq!(lower.matches(':').count(), 2, "{lower}");
     berth_snapshots::mount_all(&mounts, &target).unwrap();
     let _m = Mounted(target.clone());
@@ -112,10 +116,17 @@ fn changes_diff_and_export_of_a_modified_container() {
     std::fs::create_dir(target.join("var/cache")).unwrap();
     write_file(&target.join("var/cache/new"), b"n");
     std::os::unix::fs::symlink("/etc/passwd", target.join("pw")).unwrap();
-    std::fs::hard_link(target.join("srv/www/index.html"), target.join("srv/www/alias.html")).unwrap();
+    std::fs::hard_link(
+        target.join("srv/www/index.html"),
+        target.join("srv/www/alias.html"),
+    )
+    .unwrap();
 
     let changes = s.changes("ctr").unwrap();
-    let c = |k: ChangeKind, p: &str| Change { kind: k, path: p.into() };
+    let c = |k: ChangeKind, p: &str| Change {
+        kind: k,
+        path: p.into(),
+    };
     let want = vec![
         c(ChangeKind::Modified, "/etc"),
         c(ChangeKind::Deleted, "/etc/hosts"),
@@ -138,32 +149,65 @@ fn changes_diff_and_export_of_a_modified_container() {
     let mut tar = Vec::new();
     std::io::Read::read_to_end(&mut s.diff("ctr").unwrap(), &mut tar).unwrap();
     let entries = tar_entries(&tar);
-    let find = |p: &str| entries.iter().find(|(n, _, _)| n.trim_end_matches('/') == p).map(|(_, t, b)| (*t, b.clone()));
+    let find = |p: &str| {
+        entries
+            .iter()
+            .find(|(n, _, _)| n.trim_end_matches('/') == p)
+            .map(|(_, t, b)| (*t, b.clone()))
+    };
     assert_eq!(find("etc/.wh.hosts").unwrap().0, EntryType::Regular);
-    assert_eq!(find("etc/passwd").unwrap(), (EntryType::Regular, b"root\nuser".to_vec()));
-    assert_eq!(find("var/cache/.wh..wh..opq").unwrap().0, EntryType::Regular);
-    assert_eq!(find("pw").unwrap(), (EntryType::Symlink, b"/etc/passwd".to_vec()));
-    let html: Vec<_> = entries.iter().filter(|(n, _, _)| n.starts_with("srv/www/")).collect();
-    assert!(html.iter().any(|(_, t, _)| *t == EntryType::Link), "hardlinks are kept in the diff");
-    assert!(!entries.iter().any(|(n, _, _)| n.contains("work")), "no overlay internals in the diff");
+    assert_eq!(
+        find("etc/passwd").unwrap(),
+        (EntryType::Regular, b"root\nuser".to_vec())
+    );
+    assert_eq!(
+        find("var/cache/.wh..wh..opq").unwrap().0,
+        EntryType::Regular
+    );
+    assert_eq!(
+        find("pw").unwrap(),
+        (EntryType::Symlink, b"/etc/passwd".to_vec())
+    );
+    let html: Vec<_> = entries
+        .iter()
+        .filter(|(n, _, _)| n.starts_with("srv/www/"))
+        .collect();
+    assert!(
+        html.iter().any(|(_, t, _)| *t == EntryType::Link),
+        "hardlinks are kept in the diff"
+    );
+    assert!(
+        !entries.iter().any(|(n, _, _)| n.contains("work")),
+        "no overlay internals in the diff"
+    );
 
     // round trip: the diff applied as a layer gives the container's view
     layer(&s, "sha256:committed", Some("sha256:l3"), &tar);
     let view = t.join("view");
     std::fs::create_dir(&view).unwrap();
-    s.prepare_active("view", Some("sha256:committed"), true).unwrap();
+    s.prepare_active("view", Some("sha256:committed"), true)
+        .unwrap();
     s.mount("view", &view).unwrap();
     let _v = Mounted(view.clone());
     for p in ["", "etc", "var/cache", "srv/www"] {
         assert_eq!(names(&view.join(p)), names(&target.join(p)), "{p}");
     }
-    assert_eq!(std::fs::read(view.join("etc/passwd")).unwrap(), b"root\nuser");
-    assert!(std::fs::write(view.join("x"), b"").is_err(), "a view must be read-only");
+    assert_eq!(
+        std::fs::read(view.join("etc/passwd")).unwrap(),
+        b"root\nuser"
+    );
+    assert!(
+        std::fs::write(view.join("x"), b"").is_err(),
+        "a view must be read-only"
+    );
 
     // export: the flattened file system, no whiteouts
     let mut exp = Vec::new();
     std::io::Read::read_to_end(&mut s.export("ctr").unwrap(), &mut exp).unwrap();
-    let paths: BTreeSet<String> = tar_entries(&exp).into_iter().map(|(n, _, _)| n.trim_end_matches('/').to_string()).collect();
+    let paths: BTreeSet<String> = tar_entries(&exp)
+        .into_iter()
+        .map(|(n, _, _)| n.trim_end_matches('/').to_string())
+        .collect();
     let mut want_paths = BTreeSet::new();
     fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
         for e in std::fs::read_dir(dir).unwrap() {
@@ -187,10 +231,22 @@ fn export_of_a_committed_chain_is_the_merged_view() {
     let mut exp = Vec::new();
     std::io::Read::read_to_end(&mut s.export("sha256:l3").unwrap(), &mut exp).unwrap();
     let e = tar_entries(&exp);
-    let paths: BTreeSet<String> = e.iter().map(|(n, _, _)| n.trim_end_matches('/').to_string()).collect();
+    let paths: BTreeSet<String> = e
+        .iter()
+        .map(|(n, _, _)| n.trim_end_matches('/').to_string())
+        .collect();
     assert_eq!(
         paths,
-        set(&["etc", "etc/hosts", "etc/passwd", "gone", "keep", "var", "var/cache", "var/cache/fresh"])
+        set(&[
+            "etc",
+            "etc/hosts",
+            "etc/passwd",
+            "gone",
+            "keep",
+            "var",
+            "var/cache",
+            "var/cache/fresh"
+        ])
     );
     let keep = e.iter().find(|(n, _, _)| n == "keep").unwrap();
     assert_eq!(keep.2, b"2");
@@ -209,7 +265,13 @@ fn empty_and_single_layer_snapshots_mount() {
     let ma = Mounted(a.clone());
     assert!(names(&a).is_empty());
     write_file(&a.join("new"), b"n");
-    assert_eq!(s.changes("empty").unwrap(), vec![Change { kind: ChangeKind::Added, path: "/new".into() }]);
+    assert_eq!(
+        s.changes("empty").unwrap(),
+        vec![Change {
+            kind: ChangeKind::Added,
+            path: "/new".into()
+        }]
+    );
     drop(ma);
 
     layer(&s, "sha256:only", None, &tar_of(vec![E::file("f", b"one")]));
@@ -222,12 +284,17 @@ fn empty_and_single_layer_snapshots_mount() {
     let mb = Mounted(b.clone());
     assert_eq!(std::fs::read(b.join("f")).unwrap(), b"one");
     write_file(&b.join("f"), b"changed");
-    assert_eq!(std::fs::read(s.stat("sha256:only").unwrap().unwrap().path.join("f")).unwrap(), b"one");
+    assert_eq!(
+        std::fs::read(s.stat("sha256:only").unwrap().unwrap().path.join("f")).unwrap(),
+        b"one"
+    );
     drop(mb);
     // one layer, read-only: a read-only bind mount
     let c = t.join("c");
     std::fs::create_dir(&c).unwrap();
-    let m = s.prepare_active("one-ro", Some("sha256:only"), true).unwrap();
+    let m = s
+        .prepare_active("one-ro", Some("sha256:only"), true)
+        .unwrap();
     assert_eq!(m[0].typ, "bind");
     assert!(m[0].options.contains(&"ro".to_string()));
     s.mount("one-ro", &c).unwrap();
@@ -249,7 +316,10 @@ fn more_than_sixty_four_layers_mount_past_the_page_limit() {
         let name = format!("sha256:layer{i}");
         let f = format!("f{i}");
         let data = format!("{i}");
-        let mut entries = vec![E::file(&f, data.as_bytes()), E::file("top", data.as_bytes())];
+        let mut entries = vec![
+            E::file(&f, data.as_bytes()),
+            E::file("top", data.as_bytes()),
+        ];
         let wh = format!(".wh.f{}", i.max(1) - 1);
         if i % 10 == 5 {
             entries.push(E::file(&wh, b""));
@@ -259,7 +329,10 @@ fn more_than_sixty_four_layers_mount_past_the_page_limit() {
     }
     let m = s.prepare_active("ctr", parent.as_deref(), false).unwrap();
     let opt_len: usize = m[0].options.iter().map(|o| o.len() + 1).sum();
-    assert!(opt_len > 4096, "the test must exceed a page ({opt_len} bytes)");
+    assert!(
+        opt_len > 4096,
+        "the test must exceed a page ({opt_len} bytes)"
+    );
     let target = t.join("rootfs");
     std::fs::create_dir(&target).unwrap();
     s.mount("ctr", &target).unwrap();
@@ -269,7 +342,10 @@ fn more_than_sixty_four_layers_mount_past_the_page_limit() {
         let hidden = i % 10 == 4;
         assert_eq!(seen.contains(&format!("f{i}")), !hidden, "f{i}");
     }
-    assert_eq!(std::fs::read(target.join("top")).unwrap(), format!("{}", n - 1).as_bytes());
+    assert_eq!(
+        std::fs::read(target.join("top")).unwrap(),
+        format!("{}", n - 1).as_bytes()
+    );
     assert_eq!(s.stat("ctr").unwrap().unwrap().depth, n);
 }
 
@@ -278,7 +354,12 @@ fn remove_refuses_parents_and_mounted_snapshots() {
     let t = Tmpfs::new("remove");
     let s = store(&t.join("store"));
     layer(&s, "sha256:base", None, &tar_of(vec![E::file("a", b"1")]));
-    layer(&s, "sha256:top", Some("sha256:base"), &tar_of(vec![E::file("b", b"2")]));
+    layer(
+        &s,
+        "sha256:top",
+        Some("sha256:base"),
+        &tar_of(vec![E::file("b", b"2")]),
+    );
     s.prepare_active("ctr", Some("sha256:top"), false).unwrap();
     assert!(matches!(s.remove("sha256:base"), Err(Error::InUse { .. })));
     assert!(matches!(s.remove("sha256:top"), Err(Error::InUse { .. })));
@@ -291,28 +372,52 @@ fn remove_refuses_parents_and_mounted_snapshots() {
         let u = s.usage("sha256:base").unwrap();
         assert!(u.inodes >= 2 && u.size > 0, "{u:?}");
     }
-    assert_eq!(s.list().unwrap().iter().map(|i| (i.name.as_str(), i.kind)).collect::<Vec<_>>(), vec![
-        ("ctr", Kind::Active),
-        ("sha256:base", Kind::Committed),
-        ("sha256:top", Kind::Committed),
-    ]);
+    assert_eq!(
+        s.list()
+            .unwrap()
+            .iter()
+            .map(|i| (i.name.as_str(), i.kind))
+            .collect::<Vec<_>>(),
+        vec![
+            ("ctr", Kind::Active),
+            ("sha256:base", Kind::Committed),
+            ("sha256:top", Kind::Committed),
+        ]
+    );
     s.remove("ctr").unwrap();
     s.remove("sha256:top").unwrap();
     s.remove("sha256:base").unwrap();
     assert!(s.list().unwrap().is_empty());
-    assert!(std::fs::read_dir(t.join("store/snapshots")).unwrap().next().is_none());
-    assert!(matches!(s.remove("sha256:base"), Err(Error::NotFound { .. })));
-    assert!(s.prepare_active("ctr2", Some("sha256:base"), false).unwrap_err().is_not_found());
+    assert!(
+        std::fs::read_dir(t.join("store/snapshots"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+    assert!(matches!(
+        s.remove("sha256:base"),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(
+        s.prepare_active("ctr2", Some("sha256:base"), false)
+            .unwrap_err()
+            .is_not_found()
+    );
 }
 
 #[test]
 fn keys_with_slashes_are_names_not_paths() {
     let t = Tmpfs::new("keys");
     let s = store(&t.join("store"));
-    s.prepare_active("default/1/../../../escape", None, false).unwrap();
+    s.prepare_active("default/1/../../../escape", None, false)
+        .unwrap();
     assert!(s.stat("default/1/../../../escape").unwrap().is_some());
     assert!(!t.join("escape").exists());
-    assert!(s.prepare_active("default/1/../../../escape", None, false).unwrap_err().is_already_exists());
+    assert!(
+        s.prepare_active("default/1/../../../escape", None, false)
+            .unwrap_err()
+            .is_already_exists()
+    );
     let active_on_active = s.prepare_active("x", Some("default/1/../../../escape"), false);
     assert!(matches!(active_on_active, Err(Error::WrongKind { .. })));
 }

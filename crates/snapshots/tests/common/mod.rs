@@ -27,8 +27,14 @@ impl Tmpfs {
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&path).expect("creating the tmpfs mount point");
-        rustix::mount::mount("tmpfs", &path, "tmpfs", MountFlags::empty(), Some(c"size=2g,mode=755"))
-            .expect("mounting a tmpfs (tests need root)");
+        rustix::mount::mount(
+            "tmpfs",
+            &path,
+            "tmpfs",
+            MountFlags::empty(),
+            Some(c"size=2g,mode=755"),
+        )
+        .expect("mounting a tmpfs (tests need root)");
         Tmpfs { path }
     }
 
@@ -78,7 +84,11 @@ impl<'a> E<'a> {
         E {
             name: name.as_bytes(),
             kind,
-            mode: if kind == EntryType::Directory { 0o755 } else { 0o644 },
+            mode: if kind == EntryType::Directory {
+                0o755
+            } else {
+                0o644
+            },
             uid: 0,
             gid: 0,
             mtime: 1_600_000_000,
@@ -141,7 +151,9 @@ fn pax_record(k: &str, v: &[u8]) -> Vec<u8> {
 
 impl TarBuilder {
     pub fn new() -> Self {
-        TarBuilder { b: tar::Builder::new(Vec::new()) }
+        TarBuilder {
+            b: tar::Builder::new(Vec::new()),
+        }
     }
 
     pub fn add(&mut self, e: E<'_>) -> &mut Self {
