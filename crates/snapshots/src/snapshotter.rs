@@ -76,8 +76,14 @@ impl Snapshotter {
                 ),
             ));
         }
-        for sub in ["", "snapshots", "names", "ingest"] {
-            mkdir_p(&root.join(sub))?;
+        mkdir_p(root)?;
+        for sub in ["snapshots", "names", "ingest"] {
+            let p = root.join(sub);
+            mkdir_p(&p)?;
+            // image content (setuid binaries, secrets) is for root only;
+            // containers see it through their mount, not these paths
+            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .map_err(|e| Error::io("setting the mode of", &p, e))?;
         }
         let root_fd = open_dir(root)?;
         let snapshots_fd = open_dir(&root.join("snapshots"))?;
