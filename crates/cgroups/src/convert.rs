@@ -181,9 +181,9 @@ fn parse_page_size(s: &str) -> Option<u64> {
 
 /// kB → the kernel's hugetlb file naming ("2MB", "1GB", "64KB").
 pub fn page_size_name(kb: u64) -> String {
-    if kb >= 1024 * 1024 && kb % (1024 * 1024) == 0 {
+    if kb >= 1024 * 1024 && kb.is_multiple_of(1024 * 1024) {
         format!("{}GB", kb / (1024 * 1024))
-    } else if kb >= 1024 && kb % 1024 == 0 {
+    } else if kb >= 1024 && kb.is_multiple_of(1024) {
         format!("{}MB", kb / 1024)
     } else {
         format!("{kb}KB")

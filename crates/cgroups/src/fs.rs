@@ -118,28 +118,50 @@ pub(crate) fn ensure_cgroupfs(path: &Path) -> Result<()> {
 }
 
 /// Creates `dir` and any missing parents below `mount`, returning the directories it created,
-/// outermost first. `mount` itself must exist.
+/// outermost first. `mount` itself must exist. An existing entry that is not a directory is an
+/// error. When a parent disappears between two steps (another container's destroy removing an
+/// empty default parent), the walk starts again.
 pub(crate) fn mkdir_below(mount: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
     let rel = dir.strip_prefix(mount).map_err(|_| Error::InvalidPath {
         path: dir.display().to_string(),
         reason: format!("not below {}", mount.display()),
     })?;
     let mut created = Vec::new();
-    let mut cur = mount.to_path_buf();
-    for comp in rel.components() {
-        cur.push(comp);
-        match fs::create_dir(&cur) {
-            Ok(()) => created.push(cur.clone()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(source) => {
-                return Err(Error::Create {
-                    path: cur.clone(),
-                    source,
-                });
+    let mut attempts = 0;
+    'again: loop {
+        let mut cur = mount.to_path_buf();
+        for comp in rel.components() {
+            cur.push(comp);
+            match fs::create_dir(&cur) {
+                Ok(()) => created.push(cur.clone()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if !cur.is_dir() {
+                        return Err(Error::Create {
+                            path: cur.clone(),
+                            source: io::Error::from_raw_os_error(libc::ENOTDIR),
+                        });
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 10 => {
+                    attempts += 1;
+                    continue 'again;
+                }
+                Err(source) => {
+                    return Err(Error::Create {
+                        path: cur.clone(),
+                        source,
+                    });
+                }
             }
         }
+        return Ok(created);
     }
-    Ok(created)
+}
+
+/// Removes `dir` if it is an empty cgroup (no child cgroups, no processes); anything else
+/// (busy, not empty, gone) leaves it alone.
+pub(crate) fn remove_if_unused(dir: &Path) {
+    let _ = fs::remove_dir(dir);
 }
 
 /// Removes a cgroup directory and its child cgroups, deepest first.

@@ -30,7 +30,7 @@
 //!   [`CgroupSpec::resolved`] so that later commands (run from another cgroup) find the same
 //!   directories. On cgroup v2 a relative path below a cgroup that holds processes cannot
 //!   get controllers ("no internal processes"), as with runc.
-//! * empty or absent: `/berth/<container id>`.
+//! * empty or absent: `/berth/<container id>`; destroy also removes `/berth` once it is empty.
 //! * systemd mode (`--systemd-cgroup`): `slice:prefix:name` is mapped onto cgroupfs with the
 //!   hierarchy systemd would create: `system.slice:docker:abc` → `/system.slice/docker-abc.scope`,
 //!   nested slices `a-b.slice` → `/a.slice/a-b.slice`, an empty slice means `system.slice`,
@@ -80,7 +80,9 @@
 //!   created; [`CgroupManager::apply_devices`] replaces them explicitly.
 //! * Rootless containers get a cgroup only when the target is writable (delegated);
 //!   otherwise [`manager`] returns a manager whose [`CgroupManager::enabled`] is false and
-//!   whose operations that need a cgroup fail with [`Error::NoCgroup`].
+//!   whose operations that need a cgroup fail with [`Error::NoCgroup`]. With a delegated
+//!   cgroup, device rules are not enforced (no CAP_BPF / CAP_SYS_ADMIN; as in runc the
+//!   container reaches only devices its user may open) and `apply_devices` says so.
 //!
 //! # Dependencies
 //! `oci-spec` for the resource types the runtime already holds; `nix` and `libc` for statfs,
@@ -243,11 +245,10 @@ pub fn manager_with(h: &Hierarchies, spec: &CgroupSpec) -> Result<Box<dyn Cgroup
     let dirs = resolve_dirs(h, spec)?;
     let mut full = spec.clone();
     full.resolved = Some(dirs.clone());
-    if spec.rootless {
-        if let Some(reason) = not_delegated(&dirs) {
+    if spec.rootless
+        && let Some(reason) = not_delegated(&dirs) {
             return Ok(Box::new(disabled::NoCgroupManager::new(full, reason)));
         }
-    }
     match h.layout {
         Layout::V2 => {
             let u = h.unified.as_ref().ok_or(Error::NoCgroupMounts)?;
@@ -256,6 +257,14 @@ pub fn manager_with(h: &Hierarchies, spec: &CgroupSpec) -> Result<Box<dyn Cgroup
         }
         Layout::V1 | Layout::Hybrid => Ok(Box::new(V1Manager::new(full, h, &dirs)?)),
     }
+}
+
+/// Whether the spec uses the default `/berth/<id>` path, whose parent destroy removes
+/// when it is left empty.
+pub(crate) fn default_parent_of(spec: &CgroupSpec, dir: &Path) -> Option<PathBuf> {
+    let default = !spec.systemd && spec.cgroups_path.as_ref().is_none_or(|p| p.as_os_str().is_empty());
+    let parent = dir.parent()?;
+    (default && parent.file_name()? == DEFAULT_PARENT).then(|| parent.to_owned())
 }
 
 /// Key of the cgroup2 hierarchy in [`CgroupSpec::resolved`].

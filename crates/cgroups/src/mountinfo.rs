@@ -87,14 +87,13 @@ impl Hierarchies {
         let path = Path::new("/proc/self/mountinfo");
         let text = fs::read(path)?;
         let mut h = Self::from_mountinfo(&text)?;
-        if h.layout == Layout::Hybrid {
-            if let Some(u) = &mut h.unified {
+        if h.layout == Layout::Hybrid
+            && let Some(u) = &mut h.unified {
                 let f = u.mount_point.join("cgroup.controllers");
                 u.controllers = fs::read_opt(&f)?
                     .map(|s| s.split_whitespace().map(str::to_owned).collect())
                     .unwrap_or_default();
             }
-        }
         Ok(h)
     }
 

@@ -47,14 +47,13 @@ impl CgroupPath {
                 if s.is_empty() { None } else { Some(s) }
             }
         };
-        if let Some(s) = given {
-            if s.contains('\0') {
+        if let Some(s) = given
+            && s.contains('\0') {
                 return Err(Error::InvalidPath {
                     path: s.escape_default().to_string(),
                     reason: "contains a NUL byte".into(),
                 });
             }
-        }
         if systemd {
             let owned;
             let s = match given {

@@ -71,25 +71,22 @@ pub(crate) fn validate_common(r: &LinuxResources, c: &Checks<'_>) -> Result<()> 
             ("memory.swap", m.swap()),
             ("memory.kernelTCP", m.kernel_tcp()),
         ] {
-            if let Some(v) = v {
-                if v < -1 {
+            if let Some(v) = v
+                && v < -1 {
                     return Err(Error::invalid(field, format!("{v} is negative (only -1, unlimited, is allowed)")));
                 }
-            }
         }
-        if let (Some(l), Some(s)) = (m.limit(), m.swap()) {
-            if l > 0 && s > 0 && s < l {
+        if let (Some(l), Some(s)) = (m.limit(), m.swap())
+            && l > 0 && s > 0 && s < l {
                 return Err(Error::invalid(
                     "memory.swap",
                     format!("{s} is below memory.limit {l}: swap is memory + swap"),
                 ));
             }
-        }
-        if let Some(s) = m.swappiness() {
-            if s > 100 {
+        if let Some(s) = m.swappiness()
+            && s > 100 {
                 return Err(Error::invalid("memory.swappiness", format!("{s} is not in 0..=100")));
             }
-        }
     }
     if let Some(cpu) = r.cpu() {
         if let Some(s) = cpu.cpus() {
@@ -98,24 +95,21 @@ pub(crate) fn validate_common(r: &LinuxResources, c: &Checks<'_>) -> Result<()> 
         if let Some(s) = cpu.mems() {
             convert::check_cpu_list("cpu.mems", s)?;
         }
-        if let Some(i) = cpu.idle() {
-            if i != 0 && i != 1 {
+        if let Some(i) = cpu.idle()
+            && i != 0 && i != 1 {
                 return Err(Error::invalid("cpu.idle", format!("{i} is not 0 or 1")));
             }
-        }
-        if let Some(q) = cpu.quota() {
-            if q < -1 {
+        if let Some(q) = cpu.quota()
+            && q < -1 {
                 return Err(Error::invalid("cpu.quota", format!("{q} is negative (only -1, unlimited, is allowed)")));
             }
-        }
     }
     if let Some(b) = r.block_io() {
         for (field, v) in [("blockIO.weight", b.weight()), ("blockIO.leafWeight", b.leaf_weight())] {
-            if let Some(w) = v {
-                if !(1..=1000).contains(&w) {
+            if let Some(w) = v
+                && !(1..=1000).contains(&w) {
                     return Err(Error::invalid(field, format!("{w} is not in 1..=1000")));
                 }
-            }
         }
         for (i, d) in b.weight_device().iter().flatten().enumerate() {
             check_dev_numbers(&format!("blockIO.weightDevice[{i}]"), d.major(), d.minor())?;

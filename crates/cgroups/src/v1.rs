@@ -106,11 +106,10 @@ impl V1Manager {
                 }
             }
         }
-        if let Some(c) = r.cpu() {
-            if c.idle().is_some() && self.dir("cpu").is_some_and(|d| !d.join("cpu.idle").exists()) {
+        if let Some(c) = r.cpu()
+            && c.idle().is_some() && self.dir("cpu").is_some_and(|d| !d.join("cpu.idle").exists()) {
                 return Err(Error::unsupported("linux.resources.cpu.idle: this kernel has no cpu.idle (Linux 5.15+)"));
             }
-        }
         Ok(())
     }
 
@@ -251,8 +250,8 @@ fn memory(d: &Path, m: &LinuxMemory) -> Result<()> {
     if limit == Some(-1) && swap.is_none() {
         swap = Some(-1);
     }
-    if let Some(s) = swap {
-        if !d.join("memory.memsw.limit_in_bytes").exists() {
+    if let Some(s) = swap
+        && !d.join("memory.memsw.limit_in_bytes").exists() {
             if s == -1 {
                 swap = None; // no swap accounting: nothing to lift
             } else {
@@ -262,9 +261,8 @@ fn memory(d: &Path, m: &LinuxMemory) -> Result<()> {
                 ));
             }
         }
-    }
-    if let Some(l) = limit {
-        if l > 0 && m.check_before_update() == Some(true) {
+    if let Some(l) = limit
+        && l > 0 && m.check_before_update() == Some(true) {
             let usage = fs::read_u64(&d.join("memory.usage_in_bytes"))?;
             if usage > l as u64 {
                 return Err(Error::MemoryBelowUsage {
@@ -274,7 +272,6 @@ fn memory(d: &Path, m: &LinuxMemory) -> Result<()> {
                 });
             }
         }
-    }
     let set_limit = |l: i64| -> Result<()> {
         let v = convert::memory_v1("memory.limit", l)?;
         match fs::set(d, "memory.limit_in_bytes", &v, "memory.limit") {
@@ -359,8 +356,8 @@ fn cpu(d: &Path, c: &LinuxCpu) -> Result<()> {
     let period = c.period().filter(|p| *p != 0);
     let quota = c.quota().filter(|q| *q != 0);
     let mut quota_done = false;
-    if let Some(p) = period {
-        if let Err(e) = fs::set(d, "cpu.cfs_period_us", &p.to_string(), "cpu.period") {
+    if let Some(p) = period
+        && let Err(e) = fs::set(d, "cpu.cfs_period_us", &p.to_string(), "cpu.period") {
             // The current quota may not fit the new period; set the quota first.
             match quota {
                 Some(q) if e.raw_os_error() == Some(libc::EINVAL) => {
@@ -371,7 +368,6 @@ fn cpu(d: &Path, c: &LinuxCpu) -> Result<()> {
                 _ => return Err(e),
             }
         }
-    }
     if let (Some(q), false) = (quota, quota_done) {
         fs::set(d, "cpu.cfs_quota_us", &q.to_string(), "cpu.quota")?;
     }
@@ -517,7 +513,11 @@ impl CgroupManager for V1Manager {
 
     fn apply(&self, r: &LinuxResources, devices: &DeviceRules) -> Result<()> {
         self.validate(r)?;
-        self.apply_devices(devices)?;
+        // The v1 devices controller needs CAP_SYS_ADMIN; a rootless container reaches only
+        // the devices its user may open anyway (as in runc).
+        if !self.spec.rootless {
+            self.apply_devices(devices)?;
+        }
         self.set_resources(r)
     }
 
@@ -527,6 +527,11 @@ impl CgroupManager for V1Manager {
     }
 
     fn apply_devices(&self, devices: &DeviceRules) -> Result<()> {
+        if self.spec.rootless {
+            return Err(Error::unsupported(
+                "device rules for a rootless container (the devices controller needs CAP_SYS_ADMIN)",
+            ));
+        }
         let d = self.need("devices", "devices")?;
         let state = devices.emulate();
         // Reset to the default first (this clears every exception), then the exceptions.
@@ -613,14 +618,13 @@ impl CgroupManager for V1Manager {
                 }
             }
         }
-        if let Some(d) = self.dir("cpu") {
-            if let Some(s) = fs::read_opt(&d.join("cpu.stat"))? {
+        if let Some(d) = self.dir("cpu")
+            && let Some(s) = fs::read_opt(&d.join("cpu.stat"))? {
                 let t = &mut st.cpu.throttling;
                 t.periods = fs::flat_keyed_get(&s, "nr_periods").unwrap_or(0);
                 t.throttled_periods = fs::flat_keyed_get(&s, "nr_throttled").unwrap_or(0);
                 t.throttled_time = fs::flat_keyed_get(&s, "throttled_time").unwrap_or(0);
             }
-        }
         if let Some(d) = self.dir("cpuset") {
             if let Some(s) = fs::read_opt(&d.join("cpuset.effective_cpus"))? {
                 st.cpuset.cpus = convert::parse_cpu_list(&s);
@@ -716,13 +720,11 @@ impl CgroupManager for V1Manager {
             .first()
             .map(|d| d.dir.clone())
             .unwrap_or_default();
-        if sig == libc::SIGKILL {
-            if let Some(u) = &self.unified {
-                if u.cgroup_kill()? {
+        if sig == libc::SIGKILL
+            && let Some(u) = &self.unified
+                && u.cgroup_kill()? {
                     return v2::wait_empty(&what, sig, || self.all_procs());
                 }
-            }
-        }
         let frozen = self.freeze().is_ok();
         let sent = self.all_procs().and_then(|p| v2::signal_pids(&p, sig));
         if frozen {
@@ -738,15 +740,21 @@ impl CgroupManager for V1Manager {
     fn destroy(&self) -> Result<()> {
         let mut first_err = None;
         for d in &self.dirs {
-            if let Err(e) = fs::remove_cgroup_tree(&d.dir, v2::REMOVE_PATIENCE) {
-                first_err.get_or_insert(e);
+            match fs::remove_cgroup_tree(&d.dir, v2::REMOVE_PATIENCE) {
+                Ok(()) => {
+                    if let Some(p) = crate::default_parent_of(&self.spec, &d.dir) {
+                        fs::remove_if_unused(&p);
+                    }
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
             }
         }
-        if let Some(u) = &self.unified {
-            if let Err(e) = u.remove() {
+        if let Some(u) = &self.unified
+            && let Err(e) = u.remove() {
                 first_err.get_or_insert(e);
             }
-        }
         first_err.map_or(Ok(()), Err)
     }
 

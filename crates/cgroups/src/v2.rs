@@ -106,12 +106,11 @@ impl V2Manager {
             cpu(d, c)?;
             cpuset(d, c)?;
         }
-        if let Some(p) = r.pids() {
-            if p.limit() != 0 {
+        if let Some(p) = r.pids()
+            && p.limit() != 0 {
                 need(d, "pids.max", "pids", "pids.limit")?;
                 fs::set(d, "pids.max", &convert::pids_max(p.limit()), "pids.limit")?;
             }
-        }
         if let Some(b) = r.block_io() {
             io(d, b)?;
         }
@@ -216,7 +215,11 @@ impl V2Manager {
     }
 
     pub(crate) fn remove(&self) -> Result<()> {
-        fs::remove_cgroup_tree(&self.dir, REMOVE_PATIENCE)
+        fs::remove_cgroup_tree(&self.dir, REMOVE_PATIENCE)?;
+        if let Some(p) = crate::default_parent_of(&self.spec, &self.dir) {
+            fs::remove_if_unused(&p);
+        }
+        Ok(())
     }
 
     pub(crate) fn mount_entry(&self, subdir: String) -> CgroupMount {
@@ -291,27 +294,24 @@ fn validate_v2(r: &LinuxResources) -> Result<()> {
             convert::swap_to_v2(s, m.limit().unwrap_or(0))?;
         }
     }
-    if let Some(c) = r.cpu() {
-        if c.realtime_runtime().is_some_and(|v| v != 0) || c.realtime_period().is_some_and(|v| v != 0) {
+    if let Some(c) = r.cpu()
+        && (c.realtime_runtime().is_some_and(|v| v != 0) || c.realtime_period().is_some_and(|v| v != 0)) {
             return Err(Error::unsupported(
                 "linux.resources.cpu.realtimeRuntime/realtimePeriod on cgroup v2",
             ));
         }
-    }
-    if let Some(b) = r.block_io() {
-        if b.leaf_weight().is_some()
-            || b.weight_device().iter().flatten().any(|d| d.leaf_weight().is_some())
+    if let Some(b) = r.block_io()
+        && (b.leaf_weight().is_some()
+            || b.weight_device().iter().flatten().any(|d| d.leaf_weight().is_some()))
         {
             return Err(Error::unsupported("linux.resources.blockIO leafWeight on cgroup v2"));
         }
-    }
-    if let Some(n) = r.network() {
-        if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
+    if let Some(n) = r.network()
+        && (n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty())) {
             return Err(Error::unsupported(
                 "linux.resources.network (net_cls/net_prio) on cgroup v2; use eBPF or tc instead",
             ));
         }
-    }
     Ok(())
 }
 
@@ -583,7 +583,11 @@ impl CgroupManager for V2Manager {
 
     fn apply(&self, r: &LinuxResources, devices: &DeviceRules) -> Result<()> {
         self.validate(r)?;
-        self.apply_devices(devices)?;
+        // A rootless runtime cannot load BPF programs; its container reaches only the
+        // devices its user may open anyway (runc skips the device cgroup too).
+        if !self.spec.rootless {
+            self.apply_devices(devices)?;
+        }
         self.set_resources(r)
     }
 
@@ -593,6 +597,11 @@ impl CgroupManager for V2Manager {
     }
 
     fn apply_devices(&self, devices: &DeviceRules) -> Result<()> {
+        if self.spec.rootless {
+            return Err(Error::unsupported(
+                "device rules for a rootless container (loading the eBPF device filter needs CAP_BPF)",
+            ));
+        }
         bpf::apply(&self.dir, &devices.emulate())
     }
 

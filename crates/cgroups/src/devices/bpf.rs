@@ -334,7 +334,7 @@ fn open_dir(cgroup: &Path) -> Result<OwnedFd> {
 }
 
 /// Replaces the device filter of a cgroup v2 directory with one enforcing `state`.
-pub(crate) fn apply(cgroup: &Path, state: &Emulator) -> Result<()> {
+pub fn apply(cgroup: &Path, state: &Emulator) -> Result<()> {
     let cg = open_dir(cgroup)?;
     let old = query(&cg, cgroup)?;
     let prog = load(&program(state), cgroup)?;
