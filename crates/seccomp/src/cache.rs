@@ -59,6 +59,7 @@ fn fingerprint() -> Vec<u8> {
     let mut h = DefaultHasher::new();
     h.write(include_str!("compile.rs").as_bytes());
     h.write(include_str!("names.rs").as_bytes());
+    h.write(include_str!("enosys.rs").as_bytes());
     h.write(env!("CARGO_PKG_VERSION").as_bytes());
     if let Ok(v) = libseccomp::ScmpVersion::current() {
         h.write_u32(v.major);

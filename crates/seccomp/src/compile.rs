@@ -8,11 +8,13 @@ use std::collections::HashSet;
 use std::io::{Read, Seek, SeekFrom};
 
 use libseccomp::{ScmpAction, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag, LinuxSeccompOperator};
+use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag, LinuxSeccompOperator};
 
+use crate::enosys;
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::names;
+use crate::profile::native_arch;
 
 /// Where the profile lives in config.json; every error names a field below it.
 const ROOT: &str = "linux.seccomp";
@@ -37,6 +39,10 @@ const BINARY_TREE_THRESHOLD: usize = 32;
 /// Syscall names unknown to libseccomp for this architecture are skipped with a
 /// debug log, as runc does; everything else that is wrong is an error naming
 /// the field. Nothing is installed: see [`Filter::install`].
+///
+/// As in runc, a deny-by-default profile answers ENOSYS (not its default
+/// errno) for syscalls numbered above the largest one it names on each ABI,
+/// so that programs probing for syscalls newer than the profile fall back.
 pub fn compile(profile: &LinuxSeccomp) -> Result<Filter, Error> {
     let default_action = profile.default_action();
     if default_action == LinuxSeccompAction::ScmpActNotify {
@@ -117,7 +123,21 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Filter, Error> {
         }
     }
 
-    let program = export(&ctx)?;
+    let mut program = export(&ctx)?;
+    if enosys::wanted(default_action, profile.default_errno_ret()) {
+        let mut arches = vec![native_arch()];
+        for arch in profile.architectures().as_deref().unwrap_or_default() {
+            if *arch != Arch::ScmpArchNative && !arches.contains(arch) {
+                arches.push(*arch);
+            }
+        }
+        let mut stubbed = enosys::stub(&arches, syscalls)?;
+        stubbed.append(&mut program);
+        program = stubbed;
+    }
+    if program.len() > BPF_MAXINSNS {
+        return Err(Error::TooLong { len: program.len(), max: BPF_MAXINSNS });
+    }
     Ok(Filter::new(program, flags, notify))
 }
 
@@ -273,9 +293,6 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, Error> {
             k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
         })
         .collect();
-    if program.len() > BPF_MAXINSNS {
-        return Err(Error::TooLong { len: program.len(), max: BPF_MAXINSNS });
-    }
     Ok(program)
 }
 
@@ -457,5 +474,88 @@ mod tests {
             let f = compile(&crate::default_profile(caps)).expect("default profile compiles");
             assert!(f.program().len() > 100 && f.program().len() <= BPF_MAXINSNS, "{}", f.program().len());
         }
+    }
+}
+
+/// The compiled default profile, run through a BPF interpreter: what the
+/// kernel will answer for each (ABI, syscall) without forking anything.
+#[cfg(test)]
+mod program_tests {
+    use super::*;
+    use crate::enosys::tests::run;
+
+    const AUDIT_X86_64: u32 = 0xc000_003e;
+    const AUDIT_I386: u32 = 0x4000_0003;
+    const X32: u32 = 0x4000_0000;
+    const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+    const EPERM: u32 = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+    const ENOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+
+    fn default_program(caps: &[&str]) -> Vec<libc::sock_filter> {
+        let caps: Vec<String> = caps.iter().map(|s| s.to_string()).collect();
+        let p = crate::default_profile(&caps);
+        compile(&p).expect("compiles").program().to_vec()
+    }
+
+    #[test]
+    fn default_profile_answers() {
+        if !cfg!(target_arch = "x86_64") {
+            return;
+        }
+        let p = default_program(&[]);
+        let nr = |name: &str| i32::from(ScmpSyscall::from_name(name).expect(name)) as u32;
+        let x86_64 = |n: u32, args: [u64; 6]| run(&p, AUDIT_X86_64, n, args);
+        assert_eq!(x86_64(nr("read"), [0; 6]), ALLOW);
+        assert_eq!(x86_64(nr("mkdir"), [0; 6]), ALLOW);
+        assert_eq!(x86_64(nr("mount"), [0; 6]), EPERM);
+        assert_eq!(x86_64(nr("unshare"), [0; 6]), EPERM);
+        assert_eq!(x86_64(nr("clone3"), [0; 6]), ENOSYS, "clone3 rule");
+        assert_eq!(x86_64(nr("clone"), [libc::SIGCHLD as u64, 0, 0, 0, 0, 0]), ALLOW);
+        assert_eq!(x86_64(nr("clone"), [(libc::CLONE_NEWUSER | libc::SIGCHLD) as u64, 0, 0, 0, 0, 0]), EPERM);
+        assert_eq!(x86_64(nr("socket"), [libc::AF_INET as u64, 0, 0, 0, 0, 0]), ALLOW);
+        assert_eq!(x86_64(nr("socket"), [libc::AF_VSOCK as u64, 0, 0, 0, 0, 0]), EPERM);
+        // the upper half of a 64-bit argument counts too
+        assert_eq!(x86_64(nr("personality"), [0xffff_ffff, 0, 0, 0, 0, 0]), ALLOW);
+        assert_eq!(x86_64(nr("personality"), [0x1_ffff_ffff, 0, 0, 0, 0, 0]), EPERM);
+        // syscalls newer than the profile: ENOSYS, so that libc falls back
+        let largest = crate::default_profile(&[])
+            .syscalls()
+            .iter()
+            .flatten()
+            .flat_map(|s| s.names())
+            .filter_map(|n| ScmpSyscall::from_name(n).ok().map(i32::from))
+            .max()
+            .expect("some syscall") as u32;
+        assert_eq!(x86_64(largest + 1, [0; 6]), ENOSYS);
+        assert_eq!(x86_64(5000, [0; 6]), ENOSYS);
+        // 32-bit x86 and x32 processes are filtered too
+        assert_eq!(run(&p, AUDIT_I386, 39, [0; 6]), ALLOW, "mkdir on i386");
+        assert_eq!(run(&p, AUDIT_I386, 21, [0; 6]), EPERM, "mount on i386");
+        assert_eq!(run(&p, AUDIT_I386, 5000, [0; 6]), ENOSYS);
+        assert_eq!(run(&p, AUDIT_X86_64, X32 | 83, [0; 6]), ALLOW, "mkdir on x32");
+        assert_eq!(run(&p, AUDIT_X86_64, X32 | 165, [0; 6]), EPERM, "mount on x32");
+        assert_eq!(run(&p, AUDIT_X86_64, X32 | 5000, [0; 6]), ENOSYS);
+        // any other ABI is killed
+        assert_eq!(run(&p, 0xc000_00b7, 63, [0; 6]), libc::SECCOMP_RET_KILL_THREAD, "aarch64 is not in the filter");
+    }
+
+    #[test]
+    fn cap_sys_admin_opens_mount() {
+        if !cfg!(target_arch = "x86_64") {
+            return;
+        }
+        let p = default_program(&["CAP_SYS_ADMIN"]);
+        assert_eq!(run(&p, AUDIT_X86_64, 165, [0; 6]), ALLOW, "mount");
+        assert_eq!(run(&p, AUDIT_X86_64, 435, [0; 6]), ALLOW, "clone3");
+        assert_eq!(run(&p, AUDIT_X86_64, 56, [(libc::CLONE_NEWUSER | libc::SIGCHLD) as u64, 0, 0, 0, 0, 0]), ALLOW);
+    }
+
+    #[test]
+    fn allow_by_default_profiles_have_no_stub() {
+        let f = compile(&crate::parse_oci_profile(&serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]
+        })).expect("profile"))
+        .expect("compiles");
+        assert_eq!(run(f.program(), AUDIT_X86_64, 5000, [0; 6]), ALLOW);
     }
 }

@@ -32,6 +32,7 @@
 mod cache;
 mod compile;
 mod default;
+mod enosys;
 mod error;
 mod features;
 mod filter;

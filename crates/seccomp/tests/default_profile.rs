@@ -231,3 +231,24 @@ fn runc_and_crun_enforce_the_generated_profile_the_same_way() {
         assert_eq!((code, out.as_str()), (Some(0), "mkdir-ok\nunshare-ok\n"), "{}: with CAP_SYS_ADMIN", rt.name());
     }
 }
+
+#[test]
+fn syscalls_newer_than_the_profile_get_enosys_not_eperm() {
+    // the first syscall number past everything the profile names
+    let next = default_profile(&caps(&[]))
+        .syscalls()
+        .iter()
+        .flatten()
+        .flat_map(|s| s.names())
+        .filter_map(|n| libseccomp::ScmpSyscall::from_name(n).ok().map(i32::from))
+        .max()
+        .expect("syscalls") as libc::c_long
+        + 1;
+    // SAFETY: a syscall with NULL/zero arguments; it fails without side effects.
+    let raw = move || errno_of(unsafe { libc::syscall(next, 0u64, 0u64, 0u64, 0u64) });
+    let control = Child::spawn(raw).exit_code();
+    let f = docker_default(&[]);
+    assert_eq!(run_filtered(&f, raw), libc::ENOSYS, "syscall {next} (control without filter: errno {control})");
+    // a syscall the profile denies still gets the profile's EPERM
+    assert_eq!(run_filtered(&f, || unshare(libc::CLONE_NEWNS)), libc::EPERM);
+}
