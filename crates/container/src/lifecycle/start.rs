@@ -1,7 +1,7 @@
 //! `start`: releases the init process blocked in `create`, which then runs
 //! the startContainer hooks and executes the user's program.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 
@@ -35,7 +35,9 @@ pub fn release(dir: &ContainerDir, st: &State) -> Result<()> {
     let path = format!("/proc/self/fd/{}/{}", dfd.as_raw_fd(), crate::state::START_SOCKET);
     let mut conn = UnixStream::connect(&path).map_err(|e| Error::path("connect to start socket", dir.start_socket(), e))?;
     let _ = std::fs::remove_file(dir.start_socket());
-    conn.write_all(b"s").map_err(|e| Error::path("start", dir.start_socket(), e))?;
+    // connecting is the signal: init accepts, runs the startContainer hooks
+    // and executes, which closes its end (close-on-exec); an error is written
+    // to us instead
     let mut reply = String::new();
     let _ = conn.read_to_string(&mut reply);
     if !reply.is_empty() {
