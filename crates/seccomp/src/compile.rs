@@ -446,7 +446,7 @@ mod tests {
             "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]})))
         .expect("compiles");
         // WAIT_KILLABLE_RECV only matters (and is only accepted) with a listener
-        assert_eq!(f.flags(), (libc::SECCOMP_FILTER_FLAG_LOG | libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW | libc::SECCOMP_FILTER_FLAG_TSYNC) as u64);
+        assert_eq!(f.flags(), libc::SECCOMP_FILTER_FLAG_LOG | libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW | libc::SECCOMP_FILTER_FLAG_TSYNC);
         let f = compile(&profile(json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/x.sock",
             "flags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
             "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]})))
@@ -454,10 +454,10 @@ mod tests {
         assert!(f.needs_notify_fd());
         assert_eq!(
             f.flags(),
-            (libc::SECCOMP_FILTER_FLAG_TSYNC
+            libc::SECCOMP_FILTER_FLAG_TSYNC
                 | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
                 | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
-                | libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH) as u64
+                | libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH
         );
         assert!(returns(&f).contains(&libc::SECCOMP_RET_USER_NOTIF));
     }

@@ -245,10 +245,10 @@ impl DockerProfile {
             if ex.arches.iter().any(|a| a == arch_name) || ex.caps.iter().any(holds) {
                 return false;
             }
-            if let (Some(min), Some(k)) = (ex.min_kernel, kernel) {
-                if k >= min {
-                    return false;
-                }
+            if let (Some(min), Some(k)) = (ex.min_kernel, kernel)
+                && k >= min
+            {
+                return false;
             }
             let inc = &s.includes;
             if !inc.arches.is_empty() && !inc.arches.iter().any(|a| a == arch_name) {

@@ -9,7 +9,7 @@ use std::ffi::CString;
 
 use berth_seccomp::{Filter, compile, default_profile};
 use berth_test_support::{Bundle, Container, Kind, Runtime};
-use common::{Child, cstring, errno_of, run_filtered};
+use common::{Child, cstring, errno_of, run_filtered, sys};
 
 /// Docker's default capability set (moby's `caps.DefaultCapabilities`).
 const DOCKER_CAPS: &[&str] = &[
@@ -37,9 +37,9 @@ fn docker_default(extra: &[&str]) -> Filter {
     compile(&default_profile(&caps(extra))).expect("default profile compiles")
 }
 
+/// Callers run it in throw-away children.
 fn unshare(flags: libc::c_int) -> i32 {
-    // SAFETY: unshare takes an integer; callers run it in throw-away children.
-    errno_of(unsafe { libc::syscall(libc::SYS_unshare, flags) })
+    sys(libc::SYS_unshare, &[flags as u64])
 }
 
 #[test]
@@ -72,8 +72,8 @@ fn namespaces_need_cap_sys_admin() {
         if unshare(libc::CLONE_NEWUSER) != libc::EPERM {
             return 11;
         }
-        // SAFETY: setns with a bad fd; the filter answers before the kernel looks.
-        if errno_of(unsafe { libc::syscall(libc::SYS_setns, -1, 0) }) != libc::EPERM {
+        // a bad fd: the filter answers before the kernel looks
+        if sys(libc::SYS_setns, &[u64::MAX, 0]) != libc::EPERM {
             return 12;
         }
         // clone with a namespace flag is refused by the MASKED_EQ rule...
@@ -103,8 +103,8 @@ fn namespaces_need_cap_sys_admin() {
             return 15;
         }
         // clone3 says ENOSYS so that libc falls back to clone
-        // SAFETY: clone3 with a NULL args pointer; the filter answers first.
-        if errno_of(unsafe { libc::syscall(libc::SYS_clone3, 0u64, 0u64) }) != libc::ENOSYS {
+        // clone3 with a NULL args pointer: the filter answers first
+        if sys(libc::SYS_clone3, &[0, 0]) != libc::ENOSYS {
             return 16;
         }
         0
@@ -128,8 +128,7 @@ fn cap_sys_admin_opens_namespaces_and_mount() {
         }
         // clone3 is allowed as well (no ENOSYS rule with CAP_SYS_ADMIN): with a
         // NULL args pointer the kernel itself answers EFAULT or EINVAL
-        // SAFETY: as above.
-        let e = errno_of(unsafe { libc::syscall(libc::SYS_clone3, 0u64, 0u64) });
+        let e = sys(libc::SYS_clone3, &[0, 0]);
         if e == libc::ENOSYS || e == libc::EPERM {
             return 12;
         }
@@ -152,10 +151,10 @@ fn mount_in_private_ns(filter: Option<&Filter>, target: &CString) -> i32 {
         if private != 0 {
             return 91;
         }
-        if let Some(f) = filter {
-            if f.install().is_err() {
-                return 92;
-            }
+        if let Some(f) = filter
+            && f.install().is_err()
+        {
+            return 92;
         }
         // SAFETY: as above.
         let ret = unsafe { libc::mount(c"none".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, std::ptr::null()) };
@@ -175,23 +174,22 @@ fn mount_is_blocked_without_cap_sys_admin() {
 
 #[test]
 fn vsock_and_odd_personalities_are_refused() {
-    // SAFETY: socket returns an fd or -1; the control child exits at once.
-    let control = Child::spawn(|| errno_of(unsafe { libc::syscall(libc::SYS_socket, libc::AF_VSOCK, libc::SOCK_STREAM, 0) }))
-        .exit_code();
+    let vsock = || sys(libc::SYS_socket, &[libc::AF_VSOCK as u64, libc::SOCK_STREAM as u64]);
+    let control = Child::spawn(vsock).exit_code();
     assert_ne!(control, libc::EPERM, "control: the kernel itself does not answer EPERM");
     let f = docker_default(&[]);
     let code = run_filtered(&f, || {
-        // SAFETY: socket and personality take integers.
-        if errno_of(unsafe { libc::syscall(libc::SYS_socket, libc::AF_VSOCK, libc::SOCK_STREAM, 0) }) != libc::EPERM {
+        if vsock() != libc::EPERM {
             return 10;
         }
-        if errno_of(unsafe { libc::syscall(libc::SYS_socket, libc::AF_UNIX, libc::SOCK_STREAM, 0) }) != 0 {
+        // (the socket fd leaks into a child that exits at once)
+        if sys(libc::SYS_socket, &[libc::AF_UNIX as u64, libc::SOCK_STREAM as u64]) != 0 {
             return 11;
         }
-        if errno_of(unsafe { libc::syscall(libc::SYS_personality, 0x0006u64) }) != libc::EPERM {
+        if sys(libc::SYS_personality, &[0x0006]) != libc::EPERM {
             return 12; // PER_BSD
         }
-        if errno_of(unsafe { libc::syscall(libc::SYS_personality, 0xffff_ffffu64) }) != 0 {
+        if sys(libc::SYS_personality, &[0xffff_ffff]) != 0 {
             return 13;
         }
         0
@@ -244,8 +242,8 @@ fn syscalls_newer_than_the_profile_get_enosys_not_eperm() {
         .max()
         .expect("syscalls") as libc::c_long
         + 1;
-    // SAFETY: a syscall with NULL/zero arguments; it fails without side effects.
-    let raw = move || errno_of(unsafe { libc::syscall(next, 0u64, 0u64, 0u64, 0u64) });
+    // NULL/zero arguments: it fails without side effects
+    let raw = move || sys(next, &[]);
     let control = Child::spawn(raw).exit_code();
     let f = docker_default(&[]);
     assert_eq!(run_filtered(&f, raw), libc::ENOSYS, "syscall {next} (control without filter: errno {control})");

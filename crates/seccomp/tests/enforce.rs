@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Child, cstring, errno_of, filter, no_core_dumps, run_filtered, sys_mkdir};
+use common::{Child, cstring, errno_of, filter, no_core_dumps, run_filtered, sys, sys_mkdir};
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use serde_json::json;
@@ -12,8 +12,7 @@ use serde_json::json;
 const MARK: i32 = 222; // an errno no syscall here returns by itself
 
 fn getpgid(pid: u64) -> i32 {
-    // SAFETY: getpgid takes a plain integer.
-    errno_of(unsafe { libc::syscall(libc::SYS_getpgid, pid) })
+    sys(libc::SYS_getpgid, &[pid])
 }
 
 #[test]
@@ -66,17 +65,16 @@ fn errno_ret_values_reach_the_caller() {
         ]
     }));
     let code = run_filtered(&f, || {
-        // SAFETY: argument-less syscalls.
-        if errno_of(unsafe { libc::syscall(libc::SYS_getpid) }) != MARK {
+        if sys(libc::SYS_getpid, &[]) != MARK {
             return 10; // defaultErrnoRet
         }
-        if errno_of(unsafe { libc::syscall(libc::SYS_getppid) }) != 0 {
+        if sys(libc::SYS_getppid, &[]) != 0 {
             return 11;
         }
         if getpgid(0) != libc::ENOSYS {
             return 12; // errnoRet 38
         }
-        if errno_of(unsafe { libc::syscall(libc::SYS_getuid) }) != libc::EPERM {
+        if sys(libc::SYS_getuid, &[]) != libc::EPERM {
             return 13; // errnoRet absent: EPERM
         }
         if sys_mkdir(&faked) != 0 {
@@ -144,10 +142,7 @@ fn different_arguments_must_all_match() {
             {"index": 1, "value": 123_456, "op": "SCMP_CMP_EQ"}]}]
     }));
     let code = run_filtered(&f, || {
-        let prio = |which: u64, who: u64| {
-            // SAFETY: getpriority takes two integers.
-            errno_of(unsafe { libc::syscall(libc::SYS_getpriority, which, who) })
-        };
+        let prio = |which: u64, who: u64| sys(libc::SYS_getpriority, &[which, who]);
         let process = libc::PRIO_PROCESS as u64;
         let mut mask = 0;
         if prio(process, 123_456) == MARK {
@@ -172,9 +167,8 @@ fn personality_denied_only_for_the_query_value() {
             "args": [{"index": 0, "value": 0xffff_ffffu64, "op": "SCMP_CMP_EQ"}]}]
     }));
     let code = run_filtered(&f, || {
-        // SAFETY: personality takes an integer; 0 is PER_LINUX, the current one.
-        let query = errno_of(unsafe { libc::syscall(libc::SYS_personality, 0xffff_ffffu64) });
-        let set = errno_of(unsafe { libc::syscall(libc::SYS_personality, 0u64) });
+        let query = sys(libc::SYS_personality, &[0xffff_ffff]);
+        let set = sys(libc::SYS_personality, &[0]); // PER_LINUX, the current one
         if query != MARK {
             return 10;
         }
@@ -194,10 +188,10 @@ fn masked_eq_on_namespace_flags() {
             "args": [{"index": 0, "value": libc::CLONE_NEWUTS, "valueTwo": libc::CLONE_NEWUTS, "op": "SCMP_CMP_MASKED_EQ"}]}]
     }));
     let code = run_filtered(&f, || {
-        // SAFETY: unshare in a throw-away child; the namespaces die with it.
-        let uts = errno_of(unsafe { libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUTS) });
-        let both = errno_of(unsafe { libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUTS | libc::CLONE_NEWIPC) });
-        let ipc = errno_of(unsafe { libc::syscall(libc::SYS_unshare, libc::CLONE_NEWIPC) });
+        // in a throw-away child: the namespaces die with it
+        let uts = sys(libc::SYS_unshare, &[libc::CLONE_NEWUTS as u64]);
+        let both = sys(libc::SYS_unshare, &[(libc::CLONE_NEWUTS | libc::CLONE_NEWIPC) as u64]);
+        let ipc = sys(libc::SYS_unshare, &[libc::CLONE_NEWIPC as u64]);
         match (uts, both, ipc) {
             (MARK, MARK, 0) => 0,
             (MARK, MARK, _) => 11,
@@ -272,8 +266,7 @@ fn trap_sends_a_catchable_sigsys() {
 #[test]
 fn trace_without_a_tracer_fails_with_enosys() {
     let f = filter(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_TRACE", "errnoRet": 5}]}));
-    // SAFETY: argument-less syscall.
-    assert_eq!(run_filtered(&f, || errno_of(unsafe { libc::syscall(libc::SYS_getppid) })), libc::ENOSYS);
+    assert_eq!(run_filtered(&f, || sys(libc::SYS_getppid, &[])), libc::ENOSYS);
 }
 
 #[test]
@@ -333,12 +326,8 @@ fn loading_needs_no_new_privs_or_cap_sys_admin() {
         if unsafe { libc::setuid(65534) } != 0 {
             return 10;
         }
-        let first = match f.install() {
-            Err(berth_seccomp::Error::Load { errno: nix::errno::Errno::EACCES, .. }) => true,
-            _ => false,
-        };
-        // SAFETY: prctl with integer arguments.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        let first = matches!(f.install(), Err(berth_seccomp::Error::Load { errno: nix::errno::Errno::EACCES, .. }));
+        if sys(libc::SYS_prctl, &[libc::PR_SET_NO_NEW_PRIVS as u64, 1]) != 0 {
             return 11;
         }
         if f.install().is_err() {

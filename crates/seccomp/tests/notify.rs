@@ -97,9 +97,9 @@ fn read_state_and_fd(mut conn: UnixStream) -> (serde_json::Value, Option<OwnedFd
 }
 
 fn read_child_string(pid: u32, addr: u64) -> String {
-    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).expect("child memory");
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).expect("child memory");
     let mut buf = [0u8; 4096];
-    let n = std::os::unix::fs::FileExt::read_at(&mut mem, &mut buf, addr).expect("read path");
+    let n = std::os::unix::fs::FileExt::read_at(&mem, &mut buf, addr).expect("read path");
     let end = buf[..n].iter().position(|b| *b == 0).unwrap_or(n);
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
@@ -157,11 +157,12 @@ fn agent_receives_the_fd_and_state_and_answers_notifications() {
             Err(_) => return 91,
         };
         let num = fd.as_raw_fd().to_ne_bytes();
-        // SAFETY: write/read on pipe fds inherited from the parent.
+        // SAFETY: write on a pipe fd inherited from the parent, from a live buffer.
         if unsafe { libc::write(report_w.as_raw_fd(), num.as_ptr().cast(), num.len()) } != 4 {
             return 92;
         }
         let mut b = 0u8;
+        // SAFETY: read of one byte into a live local.
         if unsafe { libc::read(ack_r.as_raw_fd(), (&mut b as *mut u8).cast(), 1) } != 1 {
             return 93;
         }

@@ -75,6 +75,14 @@ pub fn errno_of(ret: libc::c_long) -> i32 {
     if ret == -1 { nix::errno::Errno::last_raw() } else { 0 }
 }
 
+/// A raw syscall whose arguments are plain integers; its errno, 0 on success.
+pub fn sys(nr: libc::c_long, args: &[u64]) -> i32 {
+    let a = |i: usize| args.get(i).copied().unwrap_or(0);
+    // SAFETY: callers pass integers only (flags, ids, NULL): the kernel
+    // validates them and touches no memory of ours.
+    errno_of(unsafe { libc::syscall(nr, a(0), a(1), a(2), a(3), a(4), a(5)) })
+}
+
 /// Installs `filter` in a child, then runs `after`; the child's exit code is
 /// what `after` returns, or 100 + errno if the install failed.
 pub fn run_filtered(filter: &Filter, after: impl FnOnce() -> i32) -> i32 {
