@@ -201,7 +201,7 @@ scenario! {
         // a duration unique to this test, to find the hook's process
         let secs = format!("30.{}{}", std::process::id(), rt.kind() as u8);
         let hook = json!({"path": "/bin/sleep", "args": ["sleep", secs], "timeout": 1});
-        let took = create_fails_with_hook(rt, "createRuntime", hook, &["createRuntime", "timeout"]);
+        let took = create_fails_with_hook(rt, "createRuntime", hook, &["createRuntime", "time"]);
         assert!(took < Duration::from_secs(10), "create took {took:?} with a 1 s hook timeout");
         let out = std::process::Command::new("pgrep").args(["-x", "-f", &format!("sleep {secs}")]).output().expect("pgrep");
         let pids = String::from_utf8_lossy(&out.stdout).into_owned();

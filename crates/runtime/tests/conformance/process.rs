@@ -115,7 +115,7 @@ scenario! {
         let mut c = Container::new(rt, &b);
         let out = c.run(&[]);
         let (code, stderr) = (out.code(), out.stderr());
-        assert_clean_error(rt, code, &stderr, &["RLIMIT_NOFILE"]);
+        assert_clean_error(rt, code, &stderr, &["rlimits"]);
         c.assert_no_leaks();
     }
 }
@@ -168,7 +168,7 @@ scenario! {
         let mut c = Container::new(rt, &b);
         let out = c.run(&[]);
         let (code, stderr) = (out.code(), out.stderr());
-        assert_clean_error(rt, code, &stderr, &["oom_score_adj"]);
+        assert_clean_error(rt, code, &stderr, &["oomScoreAdj"]);
         c.assert_no_leaks();
     }
 }
