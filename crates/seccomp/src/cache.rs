@@ -54,7 +54,8 @@ pub fn compile_cached(profile: &LinuxSeccomp, cache_dir: &Path) -> Result<Filter
     Ok(filter)
 }
 
-/// What else the BPF depends on: this compiler's code and libseccomp's version.
+/// What else the filter depends on: this compiler's code, libseccomp's version,
+/// and the kernel (compile() refuses flags it does not know).
 fn fingerprint() -> Vec<u8> {
     let mut h = DefaultHasher::new();
     h.write(include_str!("compile.rs").as_bytes());
@@ -67,6 +68,10 @@ fn fingerprint() -> Vec<u8> {
         h.write_u32(v.micro);
     }
     h.write(crate::names::arch_name(crate::profile::native_arch()).as_bytes());
+    if let Ok(uts) = nix::sys::utsname::uname() {
+        h.write(uts.release().as_encoded_bytes());
+        h.write(uts.version().as_encoded_bytes());
+    }
     let mut key = MAGIC.to_vec();
     key.extend_from_slice(&h.finish().to_le_bytes());
     key

@@ -12,7 +12,7 @@ use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg,
 
 use crate::enosys;
 use crate::error::Error;
-use crate::filter::Filter;
+use crate::filter::{Filter, kernel_flags_available};
 use crate::names;
 use crate::profile::native_arch;
 
@@ -56,7 +56,7 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Filter, Error> {
     let syscalls = profile.syscalls().as_deref().unwrap_or_default();
     let notify = syscalls.iter().any(|s| s.action() == LinuxSeccompAction::ScmpActNotify);
     check_listener(profile, notify)?;
-    let flags = kernel_flags(profile.flags().as_deref().unwrap_or_default(), notify);
+    let flags = kernel_flags(profile.flags().as_deref().unwrap_or_default(), notify)?;
 
     let mut ctx = ScmpFilterContext::new(default)
         .map_err(|source| Error::Libseccomp { field: format!("{ROOT}.defaultAction"), what: "the default action".into(), source })?;
@@ -219,16 +219,27 @@ fn check_listener(profile: &LinuxSeccomp, notify: bool) -> Result<(), Error> {
 }
 
 /// The seccomp(2) flags for the profile's `flags`, plus the listener flag when a
-/// rule notifies.
-fn kernel_flags(flags: &[LinuxSeccompFilterFlag], notify: bool) -> libc::c_ulong {
+/// rule notifies. A flag the running kernel does not know is refused here,
+/// before the runtime forks, rather than by seccomp(2) in the container.
+fn kernel_flags(flags: &[LinuxSeccompFilterFlag], notify: bool) -> Result<libc::c_ulong, Error> {
     let mut bits: libc::c_ulong = 0;
-    for flag in flags {
-        if *flag == LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv && !notify {
-            // The flag only changes how a notifying syscall waits; without a
-            // NOTIFY rule there is no such wait, and the kernel refuses the flag
-            // without SECCOMP_FILTER_FLAG_NEW_LISTENER.
-            tracing::debug!("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV has no effect without SCMP_ACT_NOTIFY rules");
-            continue;
+    for (i, flag) in flags.iter().enumerate() {
+        let mut bit = names::flag_bit(*flag);
+        if *flag == LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv {
+            if !notify {
+                // The flag only changes how a notifying syscall waits; without a
+                // NOTIFY rule there is no such wait, and the kernel refuses the
+                // flag without SECCOMP_FILTER_FLAG_NEW_LISTENER.
+                tracing::debug!("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV has no effect without SCMP_ACT_NOTIFY rules");
+                continue;
+            }
+            bit |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        }
+        if !kernel_flags_available(bit) {
+            return Err(Error::unsupported(
+                format!("{ROOT}.flags[{i}]"),
+                format!("{} (the running kernel does not know it)", names::flag_name(*flag)),
+            ));
         }
         bits |= names::flag_bit(*flag);
     }
@@ -239,8 +250,14 @@ fn kernel_flags(flags: &[LinuxSeccompFilterFlag], notify: bool) -> libc::c_ulong
             // accepts them together only with TSYNC_ESRCH (Linux 5.7).
             bits |= libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
         }
+        if !kernel_flags_available(bits) {
+            return Err(Error::unsupported(
+                format!("{ROOT}.flags"),
+                format!("seccomp(2) flags {bits:#x} for SCMP_ACT_NOTIFY (the running kernel refuses them)"),
+            ));
+        }
     }
-    bits
+    Ok(bits)
 }
 
 fn add_architectures(ctx: &mut ScmpFilterContext, profile: &LinuxSeccomp) -> Result<(), Error> {
