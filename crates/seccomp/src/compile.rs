@@ -22,6 +22,11 @@ const ROOT: &str = "linux.seccomp";
 /// Largest errno the kernel returns as is (it clamps larger SECCOMP_RET_ERRNO data).
 const MAX_ERRNO: u32 = 4095;
 
+/// Syscalls the container's init makes, under the new filter, to hand the
+/// notify fd over (berth's init: sendmsg; runc's: write, which runc refuses
+/// likewise). Notifying them would wait for an agent that has no fd yet.
+const HANDOFF_SYSCALLS: &[&str] = &["write", "sendmsg"];
+
 /// Linux system calls take at most six arguments.
 const MAX_ARGS: usize = 6;
 
@@ -94,10 +99,11 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Filter, Error> {
             if name.is_empty() {
                 return Err(Error::invalid(name_field, "empty syscall name"));
             }
-            if act == ScmpAction::Notify && name == "write" {
-                // The init reports the notify fd to the runtime with write(2):
-                // notifying it would deadlock before the agent has the fd.
-                return Err(Error::invalid(name_field, "SCMP_ACT_NOTIFY cannot be used for the write syscall"));
+            if act == ScmpAction::Notify && HANDOFF_SYSCALLS.contains(&name.as_str()) {
+                return Err(Error::invalid(
+                    name_field,
+                    format!("SCMP_ACT_NOTIFY cannot be used for the {name} syscall: the runtime hands the notify fd to the agent with it"),
+                ));
             }
             if act == default {
                 // Same as the default action: libseccomp refuses such rules, and
@@ -386,8 +392,10 @@ mod tests {
         assert!(err(json!({"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/x"})).starts_with("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action"));
         assert_eq!(
             err(json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x", "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_NOTIFY"}]})),
-            "linux.seccomp.syscalls[0].names[1]: SCMP_ACT_NOTIFY cannot be used for the write syscall"
+            "linux.seccomp.syscalls[0].names[1]: SCMP_ACT_NOTIFY cannot be used for the write syscall: the runtime hands the notify fd to the agent with it"
         );
+        assert!(err(json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x", "syscalls": [{"names": ["sendmsg"], "action": "SCMP_ACT_NOTIFY"}]}))
+            .starts_with("linux.seccomp.syscalls[0].names[0]: SCMP_ACT_NOTIFY cannot be used for the sendmsg syscall"));
         assert!(err(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}))
             .starts_with("linux.seccomp.listenerPath: required when a rule uses SCMP_ACT_NOTIFY"));
         assert_eq!(
