@@ -24,3 +24,4 @@ mod mounts;
 mod namespaces;
 mod process;
 mod security;
+mod view;
