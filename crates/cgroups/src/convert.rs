@@ -71,8 +71,8 @@ pub fn memory_v1(field: &str, v: i64) -> Result<String> {
     }
 }
 
-/// pids.limit as pids.max: > 0 is the limit, ≤ 0 unlimited (runc); `None` for 0 ("unset")
-/// is not used here because the OCI field is required: 0 means "max" only if `zero_is_max`.
+/// pids.limit as pids.max: > 0 is the limit, < 0 unlimited. Callers skip 0, which (as in
+/// runc) means "not set": a new cgroup starts unlimited and `update` leaves it alone.
 pub fn pids_max(limit: i64) -> String {
     if limit > 0 { limit.to_string() } else { "max".into() }
 }

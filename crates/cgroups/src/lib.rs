@@ -57,7 +57,7 @@
 //! | cpu.realtimeRuntime / Period | cpu.rt_runtime_us / cpu.rt_period_us | not supported (error) |
 //! | cpu.idle | cpu.idle | cpu.idle |
 //! | cpu.cpus / mems | cpuset.cpus / mems (new v1 cpusets inherit the parent's first) | cpuset.cpus / mems |
-//! | pids.limit (≤ 0 = unlimited) | pids.max | pids.max |
+//! | pids.limit (< 0 = unlimited, 0 = unset as in runc) | pids.max | pids.max |
 //! | blockIO.weight | blkio.weight, else blkio.bfq.weight | io.bfq.weight, else io.weight = 1 + (w − 10) × 9999 / 990 |
 //! | blockIO.leafWeight (+ per device) | blkio.leaf_weight[_device] (CFQ only) | not supported (error) |
 //! | blockIO.weightDevice | blkio[.bfq].weight_device | io.bfq.weight / io.weight "maj:min w" |
@@ -192,7 +192,8 @@ pub trait CgroupManager: std::fmt::Debug + Send + Sync {
     fn add_process(&self, pid: i32) -> Result<()>;
     /// Applies `linux.resources` and the device rules at create time. Values are checked
     /// before anything is written; on a kernel refusal part of it may have been written, and
-    /// the caller destroys the cgroup.
+    /// the caller destroys the cgroup. `r.devices` is not read: the device rules come in
+    /// `devices`, composed by [`DeviceRules::for_container`].
     fn apply(&self, r: &oci_spec::runtime::LinuxResources, devices: &DeviceRules) -> Result<()>;
     /// `runc update` semantics: applies the resources given, leaving the rest (and the device
     /// rules: `r.devices` is not used) as they are. `memory.checkBeforeUpdate` is honoured.
