@@ -4,7 +4,7 @@
 //! process before it forks, so that the container's init only has to make
 //! one seccomp(2) call (see [`crate::Filter::install`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
 
 use libseccomp::{ScmpAction, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
@@ -75,6 +75,8 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Filter, Error> {
         }
     }
 
+    // unconditional rules so far: syscall number -> (action, field)
+    let mut unconditional: HashMap<i32, (ScmpAction, String)> = HashMap::new();
     for (i, syscall) in syscalls.iter().enumerate() {
         let field = format!("{ROOT}.syscalls[{i}]");
         if syscall.names().is_empty() {
@@ -105,12 +107,6 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Filter, Error> {
                     format!("SCMP_ACT_NOTIFY cannot be used for the {name} syscall: the runtime hands the notify fd to the agent with it"),
                 ));
             }
-            if act == default {
-                // Same as the default action: libseccomp refuses such rules, and
-                // they change nothing.
-                tracing::trace!(syscall = %name, "seccomp rule equal to the default action skipped");
-                continue;
-            }
             let nr = match ScmpSyscall::from_name(name) {
                 Ok(nr) => nr,
                 Err(_) => {
@@ -118,6 +114,30 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Filter, Error> {
                     continue;
                 }
             };
+            if conditions.is_empty() {
+                // libseccomp keeps the first of two unconditional rules with
+                // different actions and drops the second without a word (and a
+                // rule equal to the default action is dropped below): a deny
+                // appended to an allow-list would silently not apply.
+                match unconditional.get(&i32::from(nr)) {
+                    Some((earlier, at)) if *earlier != act => {
+                        return Err(Error::invalid(
+                            name_field,
+                            format!("{name:?} already has a different unconditional action at {at}; one of the two would be ignored"),
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        unconditional.insert(i32::from(nr), (act, name_field.clone()));
+                    }
+                }
+            }
+            if act == default {
+                // Same as the default action: libseccomp refuses such rules, and
+                // they change nothing.
+                tracing::trace!(syscall = %name, "seccomp rule equal to the default action skipped");
+                continue;
+            }
             let added = if conditions.is_empty() {
                 ctx.add_rule(act, nr).map(|_| ())
             } else if or_semantics {
@@ -406,6 +426,34 @@ mod tests {
     }
 
     #[test]
+    fn conflicting_unconditional_actions_are_refused() {
+        assert_eq!(
+            err(json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["read", "mkdir"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]})),
+            r#"linux.seccomp.syscalls[1].names[0]: "mkdir" already has a different unconditional action at linux.seccomp.syscalls[0].names[1]; one of the two would be ignored"#
+        );
+        // also when the deny equals the default action (Docker's default + a deny)
+        assert!(err(json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["mkdir"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}))
+            .starts_with(r#"linux.seccomp.syscalls[1].names[0]: "mkdir" already has a different unconditional action"#));
+        // the same action twice is harmless (Docker's default allows ptrace twice with CAP_SYS_PTRACE)
+        compile(&profile(json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+            {"names": ["mkdir"], "action": "SCMP_ACT_ALLOW"}, {"names": ["mkdir"], "action": "SCMP_ACT_ALLOW"}]})))
+        .expect("duplicates with one action");
+        // an unconditional rule beats conditional ones for the same syscall,
+        // whatever the order: a deny appended to Docker's personality rules applies
+        let f = compile(&profile(json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]})))
+        .expect("compiles");
+        let nr = i32::from(ScmpSyscall::from_name("personality").expect("personality")) as u32;
+        let native = native_arch() as u32;
+        assert_eq!(crate::enosys::tests::run(f.program(), native, nr, [0; 6]), libc::SECCOMP_RET_ERRNO | 13);
+    }
+
+    #[test]
     fn unknown_syscalls_are_skipped() {
         let f = compile(&profile(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
             {"names": ["no_such_syscall_at_all", "mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 77}]})))
@@ -584,3 +632,4 @@ mod program_tests {
         assert_eq!(run(f.program(), AUDIT_X86_64, 5000, [0; 6]), ALLOW);
     }
 }
+
