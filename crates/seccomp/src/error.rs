@@ -131,3 +131,13 @@ impl Error {
         Error::Unsupported { field: field.into(), what: what.into() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn errors_and_filters_cross_threads() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<super::Error>();
+        send_sync::<crate::Filter>();
+    }
+}
