@@ -88,6 +88,12 @@ impl ConsoleSocket {
     }
 }
 
+impl Default for ConsoleSocket {
+    fn default() -> Self {
+        ConsoleSocket::new()
+    }
+}
+
 /// A pty master received from a runtime.
 #[derive(Debug)]
 pub struct Pty {

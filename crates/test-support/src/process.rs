@@ -106,8 +106,9 @@ pub fn display(cmd: &Command) -> String {
     s
 }
 
-/// Runs `cmd` with stdin from /dev/null unless already set, stdout and stderr
-/// to fresh files, in its own process group. If it has not exited after
+/// Runs `cmd` with stdout and stderr to fresh files, in its own process
+/// group (stdin as the caller set it; [`crate::Runtime::cmd`] sets
+/// /dev/null). If it has not exited after
 /// `timeout`, its whole process group is killed and the test panics.
 #[track_caller]
 pub fn run(mut cmd: Command, timeout: Duration) -> Output {

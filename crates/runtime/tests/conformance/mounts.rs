@@ -76,6 +76,20 @@ scenario! {
 }
 
 scenario! {
+    /// root.path may be absolute and outside the bundle.
+    fn root_path_absolute(rt) {
+        let elsewhere = Bundle::busybox();
+        let mut b = Bundle::busybox();
+        std::fs::remove_dir_all(b.rootfs()).expect("rm own rootfs");
+        elsewhere.write_file("/etc/which", "elsewhere\n", 0o644);
+        b.spec["root"]["path"] = serde_json::json!(elsewhere.rootfs().to_str().expect("utf-8"));
+        let (m, out) = mounts_inside(rt, &mut b, "cat /etc/which");
+        assert_eq!(out, "elsewhere\n");
+        assert!(find(&m, "/").has_option("ro"));
+    }
+}
+
+scenario! {
     /// Bind mounts with ro, nosuid, nodev, noexec take effect.
     fn bind_mount_options(rt) {
         let host = host_dir("bind-");
