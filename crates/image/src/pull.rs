@@ -450,23 +450,72 @@ impl UnpackJob {
             Err(e) => return Err(self.read_failed(e)),
         };
         let comp = Compression::sniff(head);
-        let decoder: Box<dyn Read> = match comp {
+        let decoder: Box<dyn Read + Send> = match comp {
             Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
             Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(buf).map_err(|e| self.read_failed(e))?),
             Compression::None => Box::new(buf),
         };
-        let mut hashed = HashReader { inner: decoder, hasher: Hasher::new() };
-        if let Err(e) = berth_snapshots::Snapshotter::apply_tar(&w, &mut hashed) {
+        // Two stages on two threads: decompress + hash the tar stream here,
+        // write files in the snapshotter there, with a small bounded queue.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let (applied, produced) = std::thread::scope(|scope| {
+            let failed = &failed;
+            let producer = scope.spawn(move || -> io::Result<Digest> {
+                let mut decoder = decoder;
+                let mut hasher = Hasher::new();
+                let mut open = true;
+                loop {
+                    let mut chunk = vec![0u8; 256 << 10];
+                    let mut filled = 0;
+                    while filled < chunk.len() {
+                        let n = decoder.read(&mut chunk[filled..])?;
+                        if n == 0 {
+                            break;
+                        }
+                        filled += n;
+                    }
+                    if filled == 0 {
+                        break;
+                    }
+                    chunk.truncate(filled);
+                    hasher.update(&chunk);
+                    // After the end-of-archive blocks the consumer stops
+                    // reading; the rest still counts for the diff id.
+                    if open && tx.send(chunk).is_err() {
+                        open = false;
+                        if failed.load(std::sync::atomic::Ordering::SeqCst) {
+                            return Err(io::Error::other("unpack failed"));
+                        }
+                    }
+                }
+                drop(tx);
+                Ok(hasher.finish())
+            });
+            let reader = ChannelReader { rx, cur: Vec::new(), pos: 0 };
+            let applied = berth_snapshots::Snapshotter::apply_tar(&w, reader);
+            if applied.is_err() {
+                failed.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            let produced = producer.join().unwrap_or_else(|_| Err(io::Error::other("decompression thread panicked")));
+            (applied, produced)
+        });
+        if let Err(e) = applied {
             if self.shared.wait(|s| if s.download == Some(false) { Some(false) } else { Some(true) }) {
+                // A decompression error explains a tar error better.
+                if let Err(pe) = produced {
+                    if pe.to_string() != "unpack failed" {
+                        return Err(self.read_failed(pe));
+                    }
+                }
                 return Err(self.snap_err(e));
             }
             return Err(self.cancelled("download failed"));
         }
-        // Tar trailers and padding after the end-of-archive blocks count.
-        if let Err(e) = io::copy(&mut hashed, &mut io::sink()) {
-            return Err(self.read_failed(e));
-        }
-        let actual = hashed.hasher.finish();
+        let actual = match produced {
+            Ok(d) => d,
+            Err(e) => return Err(self.read_failed(e)),
+        };
         if !self.shared.wait(|s| s.download) {
             return Err(self.cancelled("download failed"));
         }
@@ -575,15 +624,27 @@ impl Read for FollowReader {
     }
 }
 
-struct HashReader<R> {
-    inner: R,
-    hasher: Hasher,
+/// The consumer end of the decompression queue.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
 }
 
-impl<R: Read> Read for HashReader<R> {
+impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        while self.pos == self.cur.len() {
+            match self.rx.recv() {
+                Ok(c) => {
+                    self.cur = c;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
         Ok(n)
     }
 }
