@@ -335,9 +335,8 @@ fn not_delegated(dirs: &BTreeMap<String, PathBuf>) -> Option<String> {
 }
 
 fn writable(p: &Path) -> bool {
-    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()) else {
-        return false;
-    };
-    // SAFETY: c is a valid NUL-terminated path; faccessat only reads it.
-    unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) == 0 }
+    use nix::fcntl::{AT_FDCWD, AtFlags};
+    use nix::unistd::AccessFlags;
+    // effective ids, as the kernel will check them on write
+    nix::unistd::faccessat(AT_FDCWD, p, AccessFlags::W_OK, AtFlags::AT_EACCESS).is_ok()
 }

@@ -37,7 +37,7 @@ pub struct OomWatcher {
 #[derive(Debug)]
 enum Kind {
     V1 {
-        efd: OwnedFd,
+        efd: nix::sys::eventfd::EventFd,
         // Must stay open: the registration refers to it.
         _oom_control: File,
         dir: PathBuf,
@@ -64,13 +64,9 @@ impl OomWatcher {
             path: ctl_path.clone(),
             source,
         })?;
-        // SAFETY: eventfd(2) has no memory-safety preconditions; the result is checked.
-        let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if raw < 0 {
-            return Err(sys("eventfd for", dir)(io::Error::last_os_error()));
-        }
-        // SAFETY: raw is a new descriptor owned by nobody else.
-        let efd = unsafe { OwnedFd::from_raw_fd(raw) };
+        use nix::sys::eventfd::{EfdFlags, EventFd};
+        let efd = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+            .map_err(|e| sys("eventfd for", dir)(e.into()))?;
         fs::write(
             &dir.join("cgroup.event_control"),
             &format!("{} {}", efd.as_raw_fd(), oom_control.as_raw_fd()),
@@ -86,6 +82,7 @@ impl OomWatcher {
 
     pub(crate) fn v2(dir: &Path) -> Result<Self> {
         let events = dir.join("memory.events");
+        // libc rather than nix: the workspace's nix build does not enable its inotify feature.
         // SAFETY: inotify_init1(2) has no memory-safety preconditions; the result is checked.
         let raw = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
         if raw < 0 {
@@ -114,36 +111,26 @@ impl OomWatcher {
     pub fn check(&mut self) -> Result<OomEvent> {
         match &mut self.kind {
             Kind::V1 { efd, dir, .. } => {
-                let mut buf = [0u8; 8];
-                // SAFETY: buf is 8 writable bytes, the size an eventfd read needs.
-                let n = unsafe { libc::read(efd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-                if n < 0 {
-                    let e = io::Error::last_os_error();
-                    if e.raw_os_error() == Some(libc::EAGAIN) {
-                        return Ok(OomEvent::None);
-                    }
-                    return Err(sys("read eventfd for", dir)(e));
-                }
+                let count = match efd.read() {
+                    Ok(n) => n,
+                    Err(nix::errno::Errno::EAGAIN) => return Ok(OomEvent::None),
+                    Err(e) => return Err(sys("read eventfd for", dir)(e.into())),
+                };
                 // The eventfd also fires when the cgroup is removed.
                 if !dir.join("cgroup.event_control").exists() {
                     return Ok(OomEvent::Gone);
                 }
-                Ok(OomEvent::Oom(u64::from_ne_bytes(buf)))
+                Ok(OomEvent::Oom(count))
             }
             Kind::V2 { ifd, events, last } => {
                 let mut gone = false;
                 let mut buf = [0u8; 4096];
                 loop {
-                    // SAFETY: buf is writable for its length.
-                    let n = unsafe { libc::read(ifd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-                    if n < 0 {
-                        let e = io::Error::last_os_error();
-                        if e.raw_os_error() == Some(libc::EAGAIN) {
-                            break;
-                        }
-                        return Err(sys("read inotify for", events)(e));
-                    }
-                    let n = n as usize;
+                    let n = match nix::unistd::read(&*ifd, &mut buf) {
+                        Ok(n) => n,
+                        Err(nix::errno::Errno::EAGAIN) => break,
+                        Err(e) => return Err(sys("read inotify for", events)(e.into())),
+                    };
                     let mut off = 0;
                     while off + 16 <= n {
                         // struct inotify_event { int wd; u32 mask; u32 cookie; u32 len; char name[]; }
@@ -174,23 +161,27 @@ impl OomWatcher {
 
     /// Waits up to `timeout` (forever when `None`) for something to happen, then checks.
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<OomEvent> {
-        let mut pfd = libc::pollfd {
-            fd: self.as_fd().as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
+        use nix::poll::{PollFd, PollFlags, PollTimeout};
+        let timeout = match timeout {
+            None => PollTimeout::NONE,
+            Some(t) => PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX),
         };
-        let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
         loop {
-            // SAFETY: pfd is one valid pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                if e.raw_os_error() == Some(libc::EINTR) {
-                    continue;
-                }
-                return Err(sys("poll oom watcher for", Path::new(""))(e));
+            let mut fds = [PollFd::new(self.as_fd(), PollFlags::POLLIN)];
+            match nix::poll::poll(&mut fds, timeout) {
+                Ok(_) => return self.check(),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(sys("poll oom watcher for", self.dir())(e.into())),
             }
-            return self.check();
+        }
+    }
+}
+
+impl OomWatcher {
+    fn dir(&self) -> &Path {
+        match &self.kind {
+            Kind::V1 { dir, .. } => dir,
+            Kind::V2 { events, .. } => events.parent().unwrap_or(events),
         }
     }
 }

@@ -476,9 +476,10 @@ fn hugetlb(d: &Path, limits: &[LinuxHugepageLimit]) -> Result<()> {
 
 /// USER_HZ, for cpuacct.stat.
 fn clock_ticks() -> u64 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 { t as u64 } else { 100 }
+    match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
+        Ok(Some(t)) if t > 0 => t as u64,
+        _ => 100,
+    }
 }
 
 fn list_u64(s: &str) -> Vec<u64> {

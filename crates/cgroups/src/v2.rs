@@ -519,6 +519,7 @@ fn unified(d: &Path, u: &std::collections::HashMap<String, String>) -> Result<()
 /// Sends `sig` to each pid; processes already gone are fine.
 pub(crate) fn signal_pids(pids: &[i32], sig: i32) -> Result<()> {
     for &pid in pids {
+        // libc rather than nix: nix's Signal cannot name realtime signals, which `kill` takes.
         // SAFETY: kill(2) has no memory-safety preconditions.
         if unsafe { libc::kill(pid, sig) } != 0 {
             let e = std::io::Error::last_os_error();

@@ -7,7 +7,6 @@
 //! the default. Attaching follows runc: attach the new program with `BPF_F_ALLOW_MULTI`, then
 //! detach the programs that were attached before, so the cgroup is never without a filter.
 
-use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
@@ -312,25 +311,17 @@ pub fn attached_programs(cgroup: &Path) -> Result<Vec<u32>> {
 }
 
 fn open_dir(cgroup: &Path) -> Result<OwnedFd> {
-    let c = CString::new(cgroup.as_os_str().as_encoded_bytes()).map_err(|_| Error::InvalidPath {
-        path: cgroup.display().to_string(),
-        reason: "contains a NUL byte".into(),
-    })?;
-    // SAFETY: c is a valid NUL-terminated path; the result is checked below.
-    let fd = unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-        )
-    };
-    if fd < 0 {
-        return Err(Error::Sys {
-            operation: "open cgroup directory",
-            path: cgroup.to_owned(),
-            source: io::Error::last_os_error(),
-        });
-    }
-    Ok(owned_fd(fd as libc::c_long))
+    use nix::fcntl::OFlag;
+    nix::fcntl::open(
+        cgroup,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::Sys {
+        operation: "open cgroup directory",
+        path: cgroup.to_owned(),
+        source: e.into(),
+    })
 }
 
 /// Replaces the device filter of a cgroup v2 directory with one enforcing `state`.
