@@ -59,14 +59,92 @@ pub fn temp_base() -> PathBuf {
     base
 }
 
-/// A fresh temporary directory under [`temp_base`], mode 0755, removed on drop.
+/// A fresh temporary directory under [`temp_base`], mode 0755, removed on
+/// drop. Its name carries this process's pid (`<prefix><pid>-XXXXXX`) so that
+/// the directories of a test process that was killed (no drop ran) are
+/// swept by the next one (see [`sweep_stale`]).
 pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    let base = temp_base();
+    SWEPT.call_once(|| sweep_stale(&base));
     let dir = tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in(temp_base())
-        .unwrap_or_else(|e| panic!("cannot create a temp dir under {}: {e}", temp_base().display()));
+        .prefix(&format!("{prefix}{}-", std::process::id()))
+        .tempdir_in(&base)
+        .unwrap_or_else(|e| panic!("cannot create a temp dir under {}: {e}", base.display()));
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
         .unwrap_or_else(|e| panic!("chmod {}: {e}", dir.path().display()));
     dir
+}
+
+/// Removes the directories under `base` left by test processes that no
+/// longer exist (named `<word>-<pid>-<random>` by [`temp_dir`]). Mounts under
+/// them are detached first, and the removal never crosses into another
+/// filesystem, so a mount a runtime leaked cannot make it delete anything
+/// outside the directory.
+pub fn sweep_stale(base: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(base) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let mut parts = name.rsplitn(3, '-');
+        let (_random, pid) = (parts.next(), parts.next());
+        let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let path = e.path();
+        let mut mounts = leaks::mounts_mentioning(&path);
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.mount_point.len()));
+        for m in mounts {
+            let _ = nix::mount::umount2(m.mount_point.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+        remove_same_fs(&path);
+    }
+}
+
+/// `rm -r --one-file-system`: removes `path` without descending into
+/// directories on another device.
+fn remove_same_fs(path: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(top) = std::fs::symlink_metadata(path) else { return };
+    fn walk(p: &std::path::Path, dev: u64) {
+        let Ok(m) = std::fs::symlink_metadata(p) else { return };
+        if m.is_dir() {
+            if m.dev() != dev {
+                return;
+            }
+            if let Ok(entries) = std::fs::read_dir(p) {
+                for e in entries.flatten() {
+                    walk(&e.path(), dev);
+                }
+            }
+            let _ = std::fs::remove_dir(p);
+        } else {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    walk(path, top.dev());
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sweep_removes_only_dead_processes_dirs() {
+        let base = tempfile::tempdir().expect("base");
+        let dead = (3_000_000..4_000_000u32)
+            .find(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+            .expect("an unused pid");
+        let stale = base.path().join(format!("bundle-{dead}-AbC123"));
+        std::fs::create_dir_all(stale.join("rootfs/bin")).expect("mkdir");
+        std::fs::write(stale.join("rootfs/bin/f"), "x").expect("write");
+        std::os::unix::fs::symlink("/etc/passwd", stale.join("rootfs/link")).expect("symlink");
+        let live = base.path().join(format!("bundle-{}-XyZ789", std::process::id()));
+        std::fs::create_dir(&live).expect("mkdir");
+        let other = base.path().join("not-ours");
+        std::fs::create_dir(&other).expect("mkdir");
+        super::sweep_stale(base.path());
+        assert!(!stale.exists(), "stale dir of a dead process must go");
+        assert!(live.exists() && other.exists());
+        assert!(std::path::Path::new("/etc/passwd").exists());
+    }
 }
