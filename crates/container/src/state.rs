@@ -152,7 +152,7 @@ impl Root {
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|id| crate::id::validate(id).is_ok())
+            .filter(|id| !id.starts_with('.') && crate::id::validate(id).is_ok())
             .collect();
         ids.sort();
         Ok(ids)

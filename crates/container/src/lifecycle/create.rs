@@ -114,7 +114,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, hold_console: bool) -> Result<Cre
     }
     check_unsupported(&cfg)?;
     let linux = cfg.spec.linux().as_ref().ok_or_else(|| Error::config("config.json", "linux", "is required"))?;
-    let seccomp = linux.seccomp().as_ref().map(berth_seccomp::compile).transpose()?;
+    let seccomp = linux.seccomp().as_ref().map(|s| berth_seccomp::compile_cached(s, &rt.seccomp_cache())).transpose()?;
     let plan = Plan::from_config(&cfg)?;
     let console = match &opts.console_socket {
         Some(p) => Some(connect_console(p)?),

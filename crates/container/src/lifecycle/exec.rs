@@ -112,7 +112,7 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<i32> {
     if terminal && o.detach && o.console_socket.is_none() {
         return Err(Error::Msg("a detached exec with a terminal needs --console-socket".into()));
     }
-    let seccomp = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(berth_seccomp::compile).transpose()?;
+    let seccomp = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(|s| berth_seccomp::compile_cached(s, &rt.seccomp_cache())).transpose()?;
     let plan = Plan::for_exec(&cfg, st.pid)?;
     let cg = berth_cgroups::manager(&st.cgroup)?;
     let (console, console_keep): (Option<OwnedFd>, Option<OwnedFd>) = match (&o.console_socket, terminal) {

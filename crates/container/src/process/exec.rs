@@ -67,11 +67,11 @@ fn inner(a: &ExecArgs<'_>) -> Result<Infallible> {
     }
     let setgroups = !userns || std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true);
     setup::user_and_capabilities(p, userns, setgroups)?;
-    nix::unistd::chdir(p.cwd()).map_err(|e| Error::config("process", "cwd", format!("chdir {}: {e}", p.cwd().display())))?;
-    let env: Vec<String> = p.env().clone().unwrap_or_default();
+    setup::chdir_inside(p.cwd(), "exec")?;
+    let env = setup::environment(p);
     let args = p.args().as_deref().unwrap_or(&[]);
     let path = setup::lookup(&args[0], &env)?;
-    let (argv, envp) = setup::c_args(p)?;
+    let (argv, envp) = setup::c_args(p, &env)?;
     let cpath = crate::sys::cstring(&path.to_string_lossy()).map_err(Error::Msg)?;
     if nnp {
         super::init::install_seccomp(a.seccomp, &a.chan)?;

@@ -161,12 +161,11 @@ fn inner(a: &InitArgs<'_>) -> Result<Infallible> {
         install_seccomp(a.seccomp, chan)?;
     }
     setup::user_and_capabilities(process, userns, setgroups_allowed(userns))?;
-    let cwd = process.cwd();
-    nix::unistd::chdir(cwd).map_err(|e| Error::config("config.json", "process.cwd", format!("chdir {}: {e}", cwd.display())))?;
-    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    setup::chdir_inside(process.cwd(), "config.json")?;
+    let env = setup::environment(process);
     let args = process.args().as_deref().unwrap_or(&[]);
     let path = setup::lookup(&args[0], &env)?;
-    let (argv, envp) = setup::c_args(process)?;
+    let (argv, envp) = setup::c_args(process, &env)?;
     let cpath = crate::sys::cstring(&path.to_string_lossy()).map_err(Error::Msg)?;
     if nnp {
         install_seccomp(a.seccomp, chan)?;

@@ -259,10 +259,36 @@ pub fn lookup(prog: &str, env: &[String]) -> Result<PathBuf> {
 }
 
 /// argv and envp as C strings.
-pub fn c_args(p: &Process) -> Result<(Vec<CString>, Vec<CString>)> {
+pub fn c_args(p: &Process, env: &[String]) -> Result<(Vec<CString>, Vec<CString>)> {
     let argv = p.args().iter().flatten().map(|a| crate::sys::cstring(a).map_err(|m| field("args", m))).collect::<Result<Vec<_>>>()?;
-    let envp = p.env().iter().flatten().map(|a| crate::sys::cstring(a).map_err(|m| field("env", m))).collect::<Result<Vec<_>>>()?;
+    let envp = env.iter().map(|a| crate::sys::cstring(a).map_err(|m| field("env", m))).collect::<Result<Vec<_>>>()?;
     Ok((argv, envp))
+}
+
+/// The program's environment: the configured one, plus HOME from the
+/// container's /etc/passwd (or `/`) when it is not set, as runc does.
+pub fn environment(p: &Process) -> Vec<String> {
+    let mut env = p.env().clone().unwrap_or_default();
+    if env_get(&env, "HOME").is_none() {
+        let uid = p.user().uid().to_string();
+        let home = std::fs::read_to_string("/etc/passwd").ok().and_then(|pw| {
+            pw.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() >= 6 && f[2] == uid).map(|f| f[5].to_string())
+        });
+        env.push(format!("HOME={}", home.filter(|h| !h.is_empty()).unwrap_or_else(|| "/".into())));
+    }
+    env
+}
+
+/// Changes to the process's cwd and makes sure it lies inside the
+/// container's root (CVE-2024-21626: a cwd like /proc/self/fd/N could
+/// otherwise land on a host directory the runtime still has open).
+pub fn chdir_inside(cwd: &Path, file: &str) -> Result<()> {
+    let bad = |msg: String| Error::config(file, "process.cwd", msg);
+    nix::unistd::chdir(cwd).map_err(|e| bad(format!("chdir {}: {e}", cwd.display())))?;
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(bad(format!("{} is outside the container's root", cwd.display()))),
+    }
 }
 
 /// Restores default dispositions and an empty mask for every signal, so the

@@ -57,11 +57,10 @@ pub fn remount_readonly(p: &Path, userns: bool, recursive: bool) -> Result<()> {
         }
         f
     };
-    let first = if userns { flags | keep() } else { flags };
-    match nix::mount::mount(None::<&str>, p, None::<&str>, first, None::<&str>) {
-        Ok(()) => Ok(()),
-        Err(Errno::EPERM) if !userns => nix::mount::mount(None::<&str>, p, None::<&str>, flags | keep(), None::<&str>)
-            .map_err(|e| Error::sys(format!("remount {} read-only", p.display()), e)),
-        Err(e) => Err(Error::sys(format!("remount {} read-only", p.display()), e)),
-    }
+    // a remount replaces the per-mount flags: keep nosuid, nodev, noexec
+    // and the atime mode the mount already has (and which the kernel locks
+    // in a user namespace)
+    let _ = userns;
+    nix::mount::mount(None::<&str>, p, None::<&str>, flags | keep(), None::<&str>)
+        .map_err(|e| Error::sys(format!("remount {} read-only", p.display()), e))
 }

@@ -58,13 +58,15 @@ pub fn prepare(ctx: &Context<'_>) -> Result<OwnedFd> {
     let prop = root_propagation(cfg);
     // Mounts made from here on must not leak to the host (nor host mounts
     // keep arriving, unless the config asks for shared propagation).
-    let first = if prop.contains(MsFlags::MS_SHARED) { MsFlags::MS_SLAVE | MsFlags::MS_REC } else { prop | MsFlags::MS_REC };
+    // private and slave can be applied now; shared and unbindable only after
+    // pivot_root (a shared root cannot be pivoted, an unbindable one not bound)
+    let first = if prop.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE) { MsFlags::MS_SLAVE | MsFlags::MS_REC } else { prop | MsFlags::MS_REC };
     nix::mount::mount(None::<&str>, "/", None::<&str>, first, None::<&str>).ctx(|| "set propagation of /".into())?;
 
     let rootfs = &cfg.rootfs;
     nix::mount::mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .ctx(|| format!("bind mount rootfs {}", rootfs.display()))?;
-    if prop.contains(MsFlags::MS_SHARED) {
+    if prop.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE) {
         // pivot_root refuses a shared new root or parent; the rootfs copy is
         // made private and becomes shared again after pivot_root
         nix::mount::mount(None::<&str>, rootfs, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
@@ -92,10 +94,17 @@ pub fn pivot(root: &OwnedFd, cfg: &Config, no_pivot: bool) -> Result<()> {
         nix::unistd::chroot(".").ctx(|| "chroot to rootfs".into())?;
     } else {
         // pivot_root(".", ".") stacks the old root on top of the new one;
-        // detaching "." afterwards removes it (runc's trick, no temp dir needed)
+        // detaching it afterwards removes it (runc's trick, no temp dir
+        // needed). The kernel gives no promise what "." is after pivot_root,
+        // so we go to the old root through an fd opened before.
+        let old = nix::fcntl::open("/", OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .ctx(|| "open old root".into())?;
         nix::unistd::pivot_root(".", ".").ctx(|| "pivot_root".into())?;
-        nix::mount::mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-            .ctx(|| "make old root a slave".into())?;
+        nix::unistd::fchdir(old.as_fd()).ctx(|| "chdir to old root".into())?;
+        // private: nothing may propagate out of the tree we are detaching,
+        // and a private tree is detached without waiting on its peers
+        nix::mount::mount(None::<&str>, ".", None::<&str>, MsFlags::MS_PRIVATE | MsFlags::MS_REC, None::<&str>)
+            .ctx(|| "make old root private".into())?;
         nix::mount::umount2(".", MntFlags::MNT_DETACH).ctx(|| "detach old root".into())?;
     }
     nix::unistd::chdir("/").ctx(|| "chdir to /".into())?;

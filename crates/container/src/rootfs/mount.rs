@@ -123,6 +123,9 @@ pub fn mount_one(root: BorrowedFd<'_>, i: usize, m: &Mount, ctx: &Context<'_>) -
         return Err(Error::Unsupported(format!("idmapped mounts (mounts[{i}])")));
     }
     let dest = normalize(m.destination());
+    if dest == Path::new("/proc") && typ != "proc" {
+        return Err(Error::config("config.json", format!("mounts[{i}]"), "/proc cannot be mounted because it is not of type proc"));
+    }
     if typ == "cgroup" {
         return cgroup(root, i, &dest, &o, ctx);
     }
@@ -196,6 +199,11 @@ fn cgroup(root: BorrowedFd<'_>, i: usize, dest: &Path, o: &MountOptions, ctx: &C
         .map_err(|e| err(format!("mount tmpfs on {}: {e}", dest.display())))?;
     let top = reopen(root, dest)?;
     for cm in mounts {
+        // hybrid hosts: the cgroup2 hierarchy next to the v1 controllers holds
+        // no controller the container can use; runc does not mount it either
+        if cm.fstype == "cgroup2" {
+            continue;
+        }
         let sub = dest.join(&cm.subdir);
         nix::sys::stat::mkdirat(top.as_fd(), cm.subdir.as_str(), Mode::from_bits_truncate(0o755))
             .map_err(|e| err(format!("mkdir {}: {e}", sub.display())))?;
@@ -210,10 +218,7 @@ fn cgroup(root: BorrowedFd<'_>, i: usize, dest: &Path, o: &MountOptions, ctx: &C
             }
         }
     }
-    if o.flags.contains(MsFlags::MS_RDONLY) {
-        let top = reopen(root, dest)?;
-        nix::mount::mount(None::<&str>, &fd_path(top.as_fd()), None::<&str>, MsFlags::MS_REMOUNT | flags | MsFlags::MS_RDONLY, Some("mode=755"))
-            .map_err(|e| err(format!("remount {} read-only: {e}", dest.display())))?;
-    }
+    // like runc, the tmpfs holding the hierarchies stays writable; `ro`
+    // applies to each hierarchy
     Ok(())
 }
