@@ -100,27 +100,8 @@ pub(crate) fn record_image(
 pub(crate) fn import(inner: &Arc<Inner>, input: Box<dyn Read + Send>, reference: Option<&str>, changes: &[Change]) -> Result<Image> {
     let tag = reference.map(Reference::parse).transpose()?.map(|r| r.to_string());
     let what = reference.unwrap_or("imported rootfs").to_owned();
-    let mut tee = Tee { inner: decompressed(input).map_err(|e| Error::InvalidArgument(format!("reading {what}: {e}")))?, out: inner.content.begin_unknown()?, hasher: Hasher::new(), err: None };
-    let w = inner.snapshots.prepare_layer(None).map_err(|e| Error::Snapshot { key: "import".into(), source: Box::new(e) })?;
-    let applied = berth_snapshots::Snapshotter::apply_tar(&w, &mut tee);
-    if let Some(e) = tee.err.take() {
-        return Err(e);
-    }
-    applied.map_err(|e| Error::Snapshot { key: format!("import of {what}"), source: Box::new(e) })?;
-    io::copy(&mut tee, &mut io::sink()).map_err(|e| Error::InvalidArgument(format!("reading {what}: {e}")))?;
-    if let Some(e) = tee.err.take() {
-        return Err(e);
-    }
-    let Tee { out, hasher, .. } = tee;
-    let diff_id = hasher.finish();
-    let (blob, size) = out.finish()?;
-    debug_assert_eq!(blob, diff_id);
-    let chain = diff_id.to_string();
-    match inner.snapshots.commit(w, &chain) {
-        Ok(()) => {}
-        Err(e) if e.is_already_exists() => {}
-        Err(e) => return Err(Error::Snapshot { key: chain, source: Box::new(e) }),
-    }
+    let input = decompressed(input).map_err(|e| Error::InvalidArgument(format!("reading {what}: {e}")))?;
+    let (layer, diff_id, chain) = add_layer(inner, input, None, &what)?;
     let mut cc = ImageConfig::default();
     for c in changes {
         c.apply(&mut cc);
@@ -138,8 +119,68 @@ pub(crate) fn import(inner: &Arc<Inner>, input: Box<dyn Read + Send>, reference:
         ..Default::default()
     };
     let cfg_bytes = serde_json::to_vec(&cfg).map_err(|e| Error::InvalidArgument(format!("encoding config: {e}")))?;
-    let layer = Descriptor::new(manifest::OCI_LAYER_TAR, blob, size);
     record_image(inner, &cfg_bytes, None, vec![layer], vec![diff_id], vec![chain], tag.as_slice())
+}
+
+/// Stores an uncompressed layer tar as a blob while unpacking it on top of
+/// `parent` (a chain id); returns its descriptor, diff id and chain id.
+fn add_layer(inner: &Arc<Inner>, input: Box<dyn Read + '_>, parent: Option<&str>, what: &str) -> Result<(Descriptor, Digest, String)> {
+    let mut tee = Tee { inner: input, out: inner.content.begin_unknown()?, hasher: Hasher::new(), err: None };
+    let w = inner.snapshots.prepare_layer(parent).map_err(|e| Error::Snapshot { key: format!("layer of {what}"), source: Box::new(e) })?;
+    let applied = berth_snapshots::Snapshotter::apply_tar(&w, &mut tee);
+    if let Some(e) = tee.err.take() {
+        return Err(e);
+    }
+    applied.map_err(|e| Error::Snapshot { key: format!("layer of {what}"), source: Box::new(e) })?;
+    io::copy(&mut tee, &mut io::sink()).map_err(|e| Error::InvalidArgument(format!("reading {what}: {e}")))?;
+    if let Some(e) = tee.err.take() {
+        return Err(e);
+    }
+    let Tee { out, hasher, .. } = tee;
+    let diff_id = hasher.finish();
+    let (blob, size) = out.finish()?;
+    let chain = match parent {
+        None => diff_id.to_string(),
+        Some(p) => Digest::of(format!("{p} {diff_id}").as_bytes()).to_string(),
+    };
+    match inner.snapshots.commit(w, &chain) {
+        Ok(()) => {}
+        Err(e) if e.is_already_exists() => {}
+        Err(e) => return Err(Error::Snapshot { key: chain, source: Box::new(e) }),
+    }
+    Ok((Descriptor::new(manifest::OCI_LAYER_TAR, blob, size), diff_id, chain))
+}
+
+/// docker commit: the container rootfs' changes (the snapshotter's diff of
+/// `key`) become a new layer on top of the image the rootfs was made from.
+pub(crate) fn commit_container(inner: &Arc<Inner>, key: &str, reference: Option<&str>, changes: &[Change], comment: Option<&str>) -> Result<Image> {
+    let tag = reference.map(Reference::parse).transpose()?.map(|r| r.to_string());
+    let parent_id = inner.meta.active_image(key)?.ok_or_else(|| Error::InvalidArgument(format!("{key} is not a container rootfs prepared from an image")))?;
+    let parent = inner.lookup(&parent_id)?;
+    let cfg_bytes = inner.content.read_blob(&parent.id, manifest::CONFIG_LIMIT)?;
+    let mut cfg: ImageConfigFile = serde_json::from_slice(&cfg_bytes).map_err(|e| Error::InvalidContent {
+        reference: parent_id.clone(),
+        what: "config",
+        digest: parent.id.to_string(),
+        reason: e.to_string(),
+    })?;
+    let diff = inner.snapshots.diff(key).map_err(|e| Error::Snapshot { key: key.to_owned(), source: Box::new(e) })?;
+    let what = format!("container rootfs {key}");
+    let (layer, diff_id, chain) = add_layer(inner, Box::new(diff), parent.top_chain(), &what)?;
+    let now = rfc3339(crate::store::now());
+    let cc = cfg.config.get_or_insert_with(ImageConfig::default);
+    for c in changes {
+        c.apply(cc);
+    }
+    cfg.created = Some(now.clone());
+    cfg.rootfs.diff_ids.push(diff_id);
+    cfg.history.push(History { created: Some(now), created_by: Some("berth commit".into()), comment: comment.map(str::to_owned), ..Default::default() });
+    let bytes = serde_json::to_vec(&cfg).map_err(|e| Error::InvalidArgument(format!("encoding config: {e}")))?;
+    let mut layers = parent.layers.clone();
+    layers.push(layer);
+    let mut chains = parent.chain_ids.clone();
+    chains.push(chain);
+    record_image(inner, &bytes, None, layers, cfg.rootfs.diff_ids.clone(), chains, tag.as_slice())
 }
 
 /// Copies what it reads into a content-store blob while hashing it.

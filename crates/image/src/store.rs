@@ -355,6 +355,14 @@ impl ImageStore {
         Ok(mounts)
     }
 
+    /// docker commit: a new image from the changes in the container rootfs
+    /// `key` (made by [`Self::prepare_rootfs`]) on top of its image.
+    pub async fn commit_container(&self, key: &str, reference: Option<&str>, changes: &[crate::config::Change], comment: Option<&str>) -> Result<Image> {
+        let _g = self.inner.gc_lock.read().await;
+        let (inner, k, r, ch, c) = (self.inner.clone(), key.to_owned(), reference.map(str::to_owned), changes.to_vec(), comment.map(str::to_owned));
+        crate::pull::blocking(move || crate::local::commit_container(&inner, &k, r.as_deref(), &ch, c.as_deref())).await
+    }
+
     /// Removes a container rootfs snapshot prepared by [`Self::prepare_rootfs`].
     pub fn remove_rootfs(&self, key: &str) -> Result<()> {
         match self.inner.snapshots.remove(key) {

@@ -260,3 +260,31 @@ fn load_refuses_dotdot_paths_and_symlinks_out() {
     }
     assert!(store.list().unwrap().is_empty());
 }
+
+#[test]
+fn commit_container_adds_a_layer() {
+    let reg = Registry::start();
+    let layout = registry::busybox_layout();
+    reg.push_layout(layout.path(), "c/busybox:latest");
+    let root = berth_test_support::temp_dir("image-store-");
+    let store = open(root.path(), fast_config());
+    let rt = rt();
+    let a = format!("{}/c/busybox:latest", reg.addr());
+    let img = rt.block_on(store.pull(&a, None, &Auth::Default, &Progress::none())).unwrap();
+    store.prepare_rootfs(&img, "ctr-commit").unwrap();
+    let upper = store.snapshots().stat("ctr-commit").unwrap().unwrap().path;
+    std::fs::write(upper.join("hello.txt"), "hi\n").unwrap();
+    let changes = Change::parse("CMD cat /hello.txt").unwrap();
+    let e = rt.block_on(store.commit_container("not-a-rootfs", None, &changes, None)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    let new = rt.block_on(store.commit_container("ctr-commit", Some("local/committed:1"), &changes, Some("test"))).expect("commit");
+    assert_eq!(new.record.layers.len(), 2);
+    assert_eq!(new.record.chain_ids[0], img.record.chain_ids[0]);
+    let cfg = store.config(&new).unwrap();
+    assert_eq!(cfg.config.unwrap().cmd.unwrap(), vec!["/bin/sh", "-c", "cat /hello.txt"]);
+    assert_eq!(cfg.rootfs.diff_ids.len(), 2);
+    let top = store.snapshots().stat(new.record.top_chain().unwrap()).unwrap().unwrap();
+    assert_eq!(std::fs::read_to_string(top.path.join("hello.txt")).unwrap(), "hi\n");
+    assert_eq!(store.get("local/committed:1").unwrap().id, new.id);
+    store.remove_rootfs("ctr-commit").unwrap();
+}
