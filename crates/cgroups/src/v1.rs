@@ -723,9 +723,13 @@ impl CgroupManager for V1Manager {
             .unwrap_or_default();
         if sig == libc::SIGKILL
             && let Some(u) = &self.unified
-                && u.cgroup_kill()? {
-                    return v2::wait_empty(&what, sig, || self.all_procs());
-                }
+            && u.cgroup_kill()?
+        {
+            // Every process was put in the unified cgroup too; once that is empty, one look
+            // at the v1 hierarchies (a process may have moved itself) is enough.
+            v2::wait_unpopulated(u.dir(), sig)?;
+            return v2::wait_empty(&what, sig, || self.all_procs());
+        }
         let frozen = self.freeze().is_ok();
         let sent = self.all_procs().and_then(|p| v2::signal_pids(&p, sig));
         if frozen {

@@ -552,6 +552,60 @@ pub(crate) fn host_hugepage_sizes() -> Vec<(String, u64)> {
     v
 }
 
+/// Waits until `cgroup.events` says `populated 0`, woken by the kernel's notification on that
+/// file (POLLPRI) rather than by sleeping; false when the file does not exist.
+pub(crate) fn wait_unpopulated(dir: &Path, signal: i32) -> Result<bool> {
+    use nix::poll::{PollFd, PollFlags};
+    use std::io::{Read, Seek};
+    let path = dir.join("cgroup.events");
+    let mut f = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => return Err(Error::Read { path, source }),
+    };
+    let start = Instant::now();
+    let mut delay = Duration::from_micros(50);
+    let mut s = String::new();
+    loop {
+        s.clear();
+        f.rewind()
+            .and_then(|_| f.read_to_string(&mut s))
+            .map_err(|source| Error::Read {
+                path: path.clone(),
+                source,
+            })?;
+        if fs::flat_keyed_get(&s, "populated") == Some(0) {
+            return Ok(true);
+        }
+        let left = WAIT.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            let mut pids = Vec::new();
+            fs::procs_recursive(dir, &mut pids)?;
+            return Err(Error::KillIncomplete {
+                path: dir.to_owned(),
+                signal,
+                pids,
+            });
+        }
+        use std::os::fd::AsFd;
+        let mut fds = [PollFd::new(f.as_fd(), PollFlags::POLLPRI)];
+        // The kernel sends at most one notification per 10 ms per file, so a change right
+        // after another one arrives late: wake up on our own too, soon at first.
+        let t = nix::sys::time::TimeSpec::from_duration(left.min(delay));
+        delay = (delay * 2).min(Duration::from_millis(10));
+        match nix::poll::ppoll(&mut fds, Some(t), None) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => {
+                return Err(Error::Sys {
+                    operation: "poll",
+                    path,
+                    source: e.into(),
+                });
+            }
+        }
+    }
+}
+
 /// Waits until `procs` reports no process, up to [`WAIT`].
 pub(crate) fn wait_empty(what: &Path, signal: i32, procs: impl Fn() -> Result<Vec<i32>>) -> Result<()> {
     let start = Instant::now();
@@ -695,11 +749,10 @@ impl CgroupManager for V2Manager {
     }
 
     fn kill_all(&self, sig: i32) -> Result<()> {
-        if sig == libc::SIGKILL && self.cgroup_kill()? {
-            return wait_empty(&self.dir, sig, || self.procs());
+        if !(sig == libc::SIGKILL && self.cgroup_kill()?) {
+            self.signal_all(sig)?;
         }
-        self.signal_all(sig)?;
-        if sig == libc::SIGKILL {
+        if sig == libc::SIGKILL && !wait_unpopulated(&self.dir, sig)? {
             wait_empty(&self.dir, sig, || self.procs())?;
         }
         Ok(())

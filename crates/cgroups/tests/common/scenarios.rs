@@ -182,6 +182,8 @@ pub fn freeze_stops_progress_and_thaw_resumes() {
     std::thread::sleep(Duration::from_millis(100));
     cg.mgr.freeze().unwrap();
     assert_eq!(cg.mgr.freezer_state().unwrap(), FreezerState::Frozen);
+    // let the last slice before the freeze reach the counters
+    std::thread::sleep(Duration::from_millis(100));
     let a = cg.mgr.stats().unwrap().cpu.usage.total;
     std::thread::sleep(Duration::from_millis(400));
     let b = cg.mgr.stats().unwrap().cpu.usage.total;
