@@ -140,7 +140,9 @@ cat > "$work/cycle.sh" <<'SH'
 set -e
 "$1" --root "$2" create --bundle "$3" "$4"
 "$1" --root "$2" start "$4"
-until "$1" --root "$2" state "$4" | grep -q '"status": *"stopped"'; do :; done
+# grep reads all of state's output (no -q): a runtime must not be timed on
+# how it handles a closed stdout
+until "$1" --root "$2" state "$4" | grep '"status": *"stopped"' >/dev/null; do :; done
 "$1" --root "$2" delete "$4"
 SH
 chmod +x "$work/cycle.sh"

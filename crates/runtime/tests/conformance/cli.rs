@@ -292,3 +292,27 @@ scenario! {
         c.assert_no_leaks();
     }
 }
+
+scenario! {
+    /// Output to a closed pipe (`state <id> | grep -q`) is not a crash: the
+    /// runtime may die of SIGPIPE or exit non-zero, but must not abort with a
+    /// panic.
+    fn closed_stdout_is_not_a_panic(rt) {
+        let b = sleeper();
+        let mut c = Container::new(rt, &b);
+        c.create(&[]).assert_ok();
+        for args in [vec!["state", c.id()], vec!["list", "--format", "json"], vec!["list"]] {
+            let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+            drop(read_end);
+            let mut cmd = rt.cmd();
+            cmd.args(&args).stdout(std::process::Stdio::from(write_end)).stderr(std::process::Stdio::piped());
+            let out = cmd.output().expect("spawn");
+            use std::os::unix::process::ExitStatusExt;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("panicked"), "{} {args:?} panicked on a closed stdout: {stderr}", rt.name());
+            assert_ne!(out.status.signal(), Some(libc::SIGABRT), "{} {args:?} aborted: {stderr}", rt.name());
+        }
+        c.delete_force().assert_ok();
+        c.assert_no_leaks();
+    }
+}

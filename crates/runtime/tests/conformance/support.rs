@@ -24,9 +24,14 @@ macro_rules! scenario {
     };
 }
 
-/// The berth-runtime binary cargo built for this test.
+/// The berth-runtime binary under test: `$BERTH_RUNTIME_BIN` if set (e.g. a
+/// release build), else the one cargo built for this test.
 pub fn berth_bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_berth-runtime"))
+    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| match std::env::var_os("BERTH_RUNTIME_BIN") {
+        Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
+        _ => std::path::PathBuf::from(env!("CARGO_BIN_EXE_berth-runtime")),
+    })
 }
 
 /// Runs `body` on `kind` if selected.
