@@ -316,3 +316,35 @@ scenario! {
         c.assert_no_leaks();
     }
 }
+
+scenario! {
+    /// --log with --log-format json writes runc's JSON lines (level, msg,
+    /// time) that containerd parses; the default text format has logfmt's
+    /// `level=error msg=...`.
+    fn log_file_formats(rt) {
+        if lacks(rt, &[Kind::Crun], "crun 1.8 writes nothing to --log for an error before the container exists") {
+            return;
+        }
+        let dir = berth_test_support::temp_dir("log-");
+        let missing = dir.path().join("no-such-bundle");
+        let missing = missing.to_str().expect("utf-8");
+        let json_log = dir.path().join("log.json");
+        let out = rt.run(&["--log", json_log.to_str().expect("utf-8"), "--log-format", "json", "create", "--bundle", missing, "x"]);
+        out.assert_fails();
+        let text = std::fs::read_to_string(&json_log).expect("--log file written");
+        let entries: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l:?}")))
+            .collect();
+        let err = entries.iter().find(|e| e["level"] == "error").unwrap_or_else(|| panic!("no error entry: {text}"));
+        assert!(err["msg"].as_str().is_some_and(|m| m.contains(missing)), "{err}");
+        assert!(err["time"].as_str().is_some_and(|t| t.contains('T')), "{err}");
+
+        let text_log = dir.path().join("log.txt");
+        rt.run(&["--log", text_log.to_str().expect("utf-8"), "create", "--bundle", missing, "x"]).assert_fails();
+        let text = std::fs::read_to_string(&text_log).expect("--log file written");
+        let line = text.lines().find(|l| l.contains("level=error")).unwrap_or_else(|| panic!("no level=error line: {text}"));
+        assert!(line.contains("msg=") && line.contains(missing), "{line}");
+        assert!(line.contains("time="), "{line}");
+    }
+}

@@ -166,7 +166,11 @@ scenario! {
         let bundle = b.path().to_str().expect("utf-8").to_string();
         let code = std::thread::scope(|s| {
             let runner = s.spawn(|| rt.run(&["run", "--bundle", &bundle, c.id()]));
-            assert!(wait_for_file(&out.path().join("started"), 10 * SECOND), "container did not start");
+            if !wait_for_file(&out.path().join("started"), 10 * SECOND) {
+                // stop the runner before failing, or the scope waits for it
+                c.delete_force();
+                panic!("container did not start");
+            }
             c.kill("KILL").assert_ok();
             runner.join().expect("runner thread").code()
         });
