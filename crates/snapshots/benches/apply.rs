@@ -203,6 +203,30 @@ fn clear(dir: &Path) {
     rustix::fs::sync();
 }
 
+/// CPU time (user + system) of the calling thread: unlike wall time it
+/// does not depend on what else the shared machine is running.
+fn cpu_now() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// CPU time of waited-for children (tar and its gzip), from /proc in
+/// clock ticks (10 ms).
+fn children_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // fields after the command name, which is in parentheses
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // cutime and cstime are fields 16 and 17 of the whole line
+    let ticks: u64 = f[13].parse::<u64>().unwrap() + f[14].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
+fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -261,16 +285,20 @@ fn main() {
         std::fs::create_dir_all(&target).unwrap();
         let _cleanup = RemoveOnDrop(target.clone(), _m.is_none());
         let mut tar_t = Vec::new();
+        let mut tar_cpu = Vec::new();
         let mut seq_t = Vec::new();
+        let mut seq_cpu = Vec::new();
         let mut par_t = Vec::new();
         let mut apply_only = Vec::new();
         let mut commit_only = Vec::new();
         let mut mem_only = Vec::new();
+        let mut mem_cpu = Vec::new();
         for _ in 0..rounds {
             // GNU tar: both layers into one directory (as a flattened unpack would)
             let dst = target.join("tar");
             std::fs::create_dir_all(&dst).unwrap();
             let t0 = Instant::now();
+            let c0 = children_cpu();
             for gz in [&gz1, &gz2] {
                 let st = Command::new("tar")
                     .arg("-C")
@@ -282,11 +310,13 @@ fn main() {
                 assert!(st.success());
             }
             tar_t.push(t0.elapsed());
+            tar_cpu.push(children_cpu() - c0);
             clear(&target);
 
             // berth: layer after layer, gunzip on a second thread, commit (syncfs)
             let s = Snapshotter::open(&target.join("store")).unwrap();
             let t0 = Instant::now();
+            let p0 = process_cpu();
             let mut parent: Option<&str> = None;
             for (gz, name) in [(&gz1, "sha256:l1"), (&gz2, "sha256:l2")] {
                 let w = s.prepare_layer(parent).unwrap();
@@ -301,6 +331,7 @@ fn main() {
                 parent = Some(name);
             }
             seq_t.push(t0.elapsed());
+            seq_cpu.push(process_cpu() - p0);
             drop(s);
             clear(&target);
 
@@ -308,8 +339,10 @@ fn main() {
             let s = Snapshotter::open(&target.join("store")).unwrap();
             let w = s.prepare_layer(None).unwrap();
             let ta = Instant::now();
+            let c0 = cpu_now();
             Snapshotter::apply_tar(&w, &raw1[..]).unwrap();
             mem_only.push(ta.elapsed());
+            mem_cpu.push(cpu_now() - c0);
             drop(w);
             drop(s);
             clear(&target);
@@ -335,8 +368,9 @@ fn main() {
         }
         let (tt, st, pt) = (median(tar_t), median(seq_t), median(par_t));
         println!(
-            "{fs}: tar xzf (2 layers)                         {:>7.3} s",
-            tt.as_secs_f64()
+            "{fs}: tar xzf (2 layers)                         {:>7.3} s  (CPU of tar+gzip {:.3} s)",
+            tt.as_secs_f64(),
+            median(tar_cpu).as_secs_f64()
         );
         println!(
             "{fs}: berth gunzip+apply+commit, sequential      {:>7.3} s  {:>8.0} entries/s  {:>6.1} MB/s  ({:.2}x tar)",
@@ -344,6 +378,10 @@ fn main() {
             entries / st.as_secs_f64(),
             mb / st.as_secs_f64(),
             tt.as_secs_f64() / st.as_secs_f64()
+        );
+        println!(
+            "{fs}:   (CPU of berth, all threads {:.3} s)",
+            median(seq_cpu).as_secs_f64()
         );
         println!(
             "{fs}: berth gunzip+apply+commit, 2 layers at once {:>7.3} s  {:>8.0} entries/s  {:>6.1} MB/s  ({:.2}x tar)",

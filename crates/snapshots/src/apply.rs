@@ -112,6 +112,14 @@ struct Attrs {
     mtime: (i64, i64),
     atime: Option<(i64, i64)>,
     xattrs: Vec<(String, Vec<u8>)>,
+    /// A GNU PAX sparse file (format 1.0).
+    sparse: Option<Sparse>,
+}
+
+/// What the `GNU.sparse.*` PAX records of a format 1.0 sparse file say.
+struct Sparse {
+    name: Vec<u8>,
+    real_size: u64,
 }
 
 impl Attrs {
@@ -152,10 +160,14 @@ impl<'w> Applier<'w> {
             return Ok(());
         }
         self.stats.entries += 1;
-        let raw = entry.path_bytes().into_owned();
+        let mut raw = entry.path_bytes().into_owned();
+        let attrs = read_attrs(entry, &path::display(&raw))?;
+        if let Some(sp) = &attrs.sparse {
+            // GNU tar's PAX sparse files carry their real name in a record
+            raw = sp.name.clone();
+        }
         let name = path::display(&raw);
         let norm = path::normalize(&raw).map_err(|e| Error::invalid(&name, e.reason()))?;
-        let attrs = read_attrs(entry, &name)?;
         // old tars mark directories as regular files named with a trailing `/`
         let is_dir = et.is_dir()
             || (matches!(et, EntryType::Regular | EntryType::Continuous) && raw.ends_with(b"/"));
@@ -425,7 +437,16 @@ impl<'w> Applier<'w> {
             Err(e) => return Err(Error::entry("creating file", name, e)),
         };
         let mut file = std::fs::File::from(fd);
-        loop {
+        if let Some(sp) = &a.sparse {
+            self.sparse_content(entry, &file, sp, name)?;
+            let mut rest = [0u8; 1];
+            match entry.read(&mut rest) {
+                Ok(0) => {}
+                Ok(_) => return Err(Error::invalid(name, "data after the GNU sparse chunks")),
+                Err(source) => return Err(Error::Tar { source }),
+            }
+        }
+        while a.sparse.is_none() {
             let n = match entry.read(&mut self.buf) {
                 Ok(0) => break,
                 Ok(n) => n,
@@ -451,6 +472,82 @@ impl<'w> Applier<'w> {
         rustix::fs::futimens(&file, &a.times())
             .map_err(|e| Error::entry("setting the times of", name, e))?;
         self.stats.files += 1;
+        Ok(())
+    }
+
+    /// Writes a GNU sparse 1.0 file: the entry data starts with a map
+    /// (decimal lines: chunk count, then offset and size of each chunk,
+    /// padded to 512 bytes), followed by the chunks. Holes stay holes.
+    fn sparse_content<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        file: &std::fs::File,
+        sp: &Sparse,
+        name: &str,
+    ) -> Result<(), Error> {
+        use std::os::unix::fs::FileExt;
+        let mut consumed = 0u64;
+        let mut number = |entry: &mut tar::Entry<'_, R>| -> Result<u64, Error> {
+            let mut v: u64 = 0;
+            let mut digits = 0;
+            loop {
+                let mut b = [0u8; 1];
+                match entry.read(&mut b) {
+                    Ok(0) => return Err(Error::invalid(name, "truncated GNU sparse map")),
+                    Ok(_) => {}
+                    Err(source) => return Err(Error::Tar { source }),
+                }
+                consumed += 1;
+                match b[0] {
+                    b'\n' if digits > 0 => return Ok(v),
+                    c @ b'0'..=b'9' if digits < 20 => {
+                        v = v
+                            .checked_mul(10)
+                            .and_then(|v| v.checked_add(u64::from(c - b'0')))
+                            .ok_or_else(|| {
+                                Error::invalid(name, "GNU sparse map number overflows")
+                            })?;
+                        digits += 1;
+                    }
+                    _ => return Err(Error::invalid(name, "malformed GNU sparse map")),
+                }
+            }
+        };
+        let count = number(entry)?;
+        let mut chunks = Vec::new();
+        for _ in 0..count {
+            let off = number(entry)?;
+            let len = number(entry)?;
+            if off.checked_add(len).is_none_or(|end| end > sp.real_size) {
+                return Err(Error::invalid(
+                    name,
+                    "GNU sparse chunk beyond the file size",
+                ));
+            }
+            chunks.push((off, len));
+        }
+        let pad = (512 - consumed % 512) % 512;
+        std::io::copy(&mut entry.by_ref().take(pad), &mut std::io::sink())
+            .map_err(|source| Error::Tar { source })?;
+        for (off, len) in chunks {
+            let mut done = 0u64;
+            while done < len {
+                let want = usize::try_from((len - done).min(self.buf.len() as u64))
+                    .unwrap_or(self.buf.len());
+                let n = match entry.read(&mut self.buf[..want]) {
+                    Ok(0) => return Err(Error::invalid(name, "truncated GNU sparse data")),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(source) => return Err(Error::Tar { source }),
+                };
+                file.write_all_at(&self.buf[..n], off + done)
+                    .map_err(|e| Error::entry("writing file", name, e))?;
+                done += n as u64;
+                self.wrote(n as u64);
+            }
+        }
+        file.set_len(sp.real_size)
+            .map_err(|e| Error::entry("sizing sparse file", name, e))?;
         Ok(())
     }
 
@@ -741,6 +838,7 @@ fn read_attrs<R: Read>(entry: &mut tar::Entry<'_, R>, name: &str) -> Result<Attr
         mtime: (i64::try_from(mtime).unwrap_or(i64::MAX), 0),
         atime: None,
         xattrs: Vec::new(),
+        sparse: None,
     };
     let Some(exts) = entry
         .pax_extensions()
@@ -749,6 +847,7 @@ fn read_attrs<R: Read>(entry: &mut tar::Entry<'_, R>, name: &str) -> Result<Attr
         return Ok(attrs);
     };
     let mut libarchive_only: Vec<String> = Vec::new();
+    let (mut sp_version, mut sp_name, mut sp_size) = ((None, None), None, None);
     for ext in exts {
         let ext = ext.map_err(|source| Error::Tar { source })?;
         let key = ext
@@ -766,6 +865,26 @@ fn read_attrs<R: Read>(entry: &mut tar::Entry<'_, R>, name: &str) -> Result<Attr
                 .push((x.to_owned(), ext.value_bytes().to_vec()));
         } else if let Some(x) = key.strip_prefix("LIBARCHIVE.xattr.") {
             libarchive_only.push(x.to_owned());
+        } else if let Some(k) = key.strip_prefix("GNU.sparse.") {
+            let v = ext.value_bytes();
+            match k {
+                "major" => sp_version.0 = Some(v.to_vec()),
+                "minor" => sp_version.1 = Some(v.to_vec()),
+                "name" => sp_name = Some(v.to_vec()),
+                "realsize" | "size" => {
+                    sp_size = Some(
+                        std::str::from_utf8(v)
+                            .ok()
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .ok_or_else(|| Error::invalid(name, "malformed GNU.sparse size"))?,
+                    )
+                }
+                _ => {
+                    return Err(Error::NotSupported(format!(
+                        "GNU PAX sparse format 0.x (GNU.sparse.{k}) of layer entry {name:?}"
+                    )));
+                }
+            }
         } else if key == "mtime" {
             attrs.mtime = parse_pax_time(ext.value_bytes())
                 .ok_or_else(|| Error::invalid(name, "malformed PAX mtime"))?;
@@ -774,6 +893,22 @@ fn read_attrs<R: Read>(entry: &mut tar::Entry<'_, R>, name: &str) -> Result<Attr
                 parse_pax_time(ext.value_bytes())
                     .ok_or_else(|| Error::invalid(name, "malformed PAX atime"))?,
             );
+        }
+    }
+    if sp_version != (None, None) || sp_name.is_some() || sp_size.is_some() {
+        if sp_version != (Some(b"1".to_vec()), Some(b"0".to_vec())) {
+            return Err(Error::NotSupported(format!(
+                "GNU PAX sparse format other than 1.0 of layer entry {name:?}"
+            )));
+        }
+        match (sp_name, sp_size) {
+            (Some(n), Some(real_size)) => attrs.sparse = Some(Sparse { name: n, real_size }),
+            _ => {
+                return Err(Error::invalid(
+                    name,
+                    "GNU sparse 1.0 entry without name or size",
+                ));
+            }
         }
     }
     // bsdtar writes each xattr twice (SCHILY and LIBARCHIVE, URL-encoded

@@ -319,3 +319,69 @@ fn failed_apply_keeps_committed_layers() {
     );
     assert_eq!(s.list().unwrap().len(), 1);
 }
+
+#[test]
+fn pax_and_gnu_long_names_with_dotdot_are_rejected() {
+    let t = Tmpfs::new("longdotdot");
+    let s = store(&t.join("store"));
+    // GNU long name: the tar crate writes it for names of 100 bytes or more
+    let long = format!("{}/../../../../evil", "a".repeat(120));
+    let mut b = TarBuilder::new();
+    b.add(E::file(&long, b"x"));
+    let r = apply(&s, &b.finish());
+    assert!(
+        matches!(r, Err(Error::InvalidEntry { .. })),
+        "got {:?}",
+        r.err()
+    );
+
+    // PAX path record overriding an innocent header name
+    let mut raw = Vec::new();
+    let rec = b"23 path=../../pax-evil\n".to_vec();
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_path("PaxHeader").unwrap();
+    h.set_size(rec.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    raw.extend_from_slice(h.as_bytes());
+    raw.extend_from_slice(&rec);
+    raw.resize(raw.len().div_ceil(512) * 512, 0);
+    raw.extend(tar_of(vec![E::file("innocent", b"x")]));
+    let r = apply(&s, &raw);
+    match r {
+        Err(Error::InvalidEntry { entry, .. }) => assert_eq!(entry, "../../pax-evil"),
+        other => panic!("PAX path escape accepted: {:?}", other.err()),
+    }
+    assert!(!t.join("pax-evil").exists() && !t.path.parent().unwrap().join("pax-evil").exists());
+}
+
+#[test]
+fn file_through_a_lower_layer_symlink_lands_in_this_layer() {
+    // lib -> usr/lib exists only in the parent: this layer's lib/foo.so
+    // resolves inside this layer's own directory (as docker's overlay2 and
+    // containerd do), creating a real lib/ that shadows the lower symlink
+    let t = Tmpfs::new("lower-symlink");
+    let s = store(&t.join("store"));
+    layer(
+        &s,
+        "sha256:base",
+        None,
+        &tar_of(vec![
+            E::dir("usr/"),
+            E::dir("usr/lib/"),
+            E::symlink("lib", "usr/lib"),
+        ]),
+    );
+    let w = s.prepare_layer(Some("sha256:base")).unwrap();
+    Snapshotter::apply_tar(&w, &tar_of(vec![E::file("lib/foo.so", b"elf")])[..]).unwrap();
+    s.commit(w, "sha256:top").unwrap();
+    let top = s.stat("sha256:top").unwrap().unwrap().path;
+    assert!(std::fs::symlink_metadata(top.join("lib")).unwrap().is_dir());
+    assert_eq!(std::fs::read(top.join("lib/foo.so")).unwrap(), b"elf");
+    let base = s.stat("sha256:base").unwrap().unwrap().path;
+    assert!(
+        !base.join("usr/lib/foo.so").exists(),
+        "a committed lower layer was written"
+    );
+}
