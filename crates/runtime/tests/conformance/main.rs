@@ -23,5 +23,6 @@ mod lifecycle;
 mod mounts;
 mod namespaces;
 mod process;
+mod resources;
 mod security;
 mod view;
