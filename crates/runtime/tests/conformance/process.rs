@@ -280,3 +280,27 @@ scenario! {
         assert_eq!(out, "ok\n");
     }
 }
+
+scenario! {
+    /// linux.seccomp is loaded: Seccomp 2 in /proc/self/status, a denied
+    /// syscall fails with the configured errno, others work.
+    fn seccomp_filter(rt) {
+        let out = run_script(
+            rt,
+            "grep -E '^Seccomp:' /proc/self/status; mkdir /tmp/denied 2>&1 || true; touch /tmp/allowed && echo touch-ok",
+            |b| {
+                b.linux_mut()["seccomp"] = serde_json::json!({
+                    "defaultAction": "SCMP_ACT_ALLOW",
+                    "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                    "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+                });
+                b.add_mount("/tmp", "tmpfs", "tmpfs", &["size=1m"]);
+            },
+        );
+        let mut lines = out.lines();
+        assert_eq!(lines.next().map(|l| l.split_whitespace().collect::<Vec<_>>()), Some(vec!["Seccomp:", "2"]), "{out}");
+        let denied = lines.next().unwrap_or("");
+        assert!(denied.contains("Operation not permitted"), "mkdir should fail with EPERM: {out}");
+        assert_eq!(lines.next(), Some("touch-ok"), "{out}");
+    }
+}
