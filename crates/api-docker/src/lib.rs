@@ -1,0 +1,1 @@
+//! The Docker Engine API on top of berth-engine (work in progress).
