@@ -403,6 +403,12 @@ fn main() {
             entries / 2.0 / a.as_secs_f64(),
             mb / 2.0 / a.as_secs_f64()
         );
+        let c = median(mem_cpu);
+        println!(
+            "{fs}:   (CPU of the applying thread {:.3} s = {:.1} us/entry)",
+            c.as_secs_f64(),
+            c.as_secs_f64() * 1e6 / (entries / 2.0)
+        );
         println!(
             "{fs}: berth commit of one layer (syncfs)          {:>7.3} s",
             median(commit_only).as_secs_f64()
