@@ -26,8 +26,12 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
-cargo build --release -p berth-image --example pull
-PULL=$TARGET/release/examples/pull
+# BERTH_PULL=/path/to/pull skips the build (e.g. while the workspace is mid-edit)
+PULL=${BERTH_PULL:-}
+if [ -z "$PULL" ]; then
+  cargo build --release -p berth-image --example pull
+  PULL=$TARGET/release/examples/pull
+fi
 
 WORK=$(mktemp -d /tmp/berth-bench-images.XXXXXX)
 MNT=$WORK/mnt
@@ -142,7 +146,7 @@ bench() { # NAME IMAGE-SRC-DIRS...
     -n skopeo  --prepare "rm -rf $MNT/skopeo" "skopeo --insecure-policy copy -q --src-tls-verify=false docker://$ref oci:$MNT/skopeo:latest" \
     -n ctr     --prepare "$CTR images rm --sync $ref >/dev/null 2>&1 || true" "$CTR images pull --plain-http $ref >/dev/null" \
     -n podman  --prepare "$PODMAN rmi -af >/dev/null 2>&1 || true" "$PODMAN pull -q --tls-verify=false $ref >/dev/null" \
-    -n "gzip -dc" "$gz" \
+    -n "gzip -dc" --prepare "true" "$gz" \
     -n "tar xzf" --prepare "true" "$tarx"
   cat "$RUN/$name.md"
 }

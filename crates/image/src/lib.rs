@@ -21,8 +21,6 @@
 //! - `flate2` (zlib-rs backend) and `zstd`: layer decompression.
 //! - `tar` (as a writer/parser only, never for extraction): building import
 //!   and save archives and reading load archives.
-//! - `libc`: `statfs`-free helpers are not needed; used for `SIGKILL`-safe
-//!   process bits only where std lacks them.
 
 pub mod archive;
 pub mod config;
