@@ -70,11 +70,37 @@ fn make_layer(seed: u64) -> (Vec<u8>, u64) {
             entries += 1;
         }
     }
-    let tar = b.into_inner().unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&tar).unwrap();
     let _ = entries;
-    (gz.finish().unwrap(), bytes)
+    (b.into_inner().unwrap(), bytes)
+}
+
+fn gzip(tar: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(tar).unwrap();
+    gz.finish().unwrap()
+}
+
+/// `BENCH_APPLY_ONLY=n`: n applies of one uncompressed layer on a tmpfs,
+/// nothing else (for profiling the unpacker alone).
+fn apply_only(rounds: usize) {
+    let (raw, _) = make_layer(1);
+    let dir = PathBuf::from(format!("/dev/shm/berth-apply-only-{}", std::process::id()));
+    let _m = mount_tmpfs(&dir);
+    let s = Snapshotter::open(&dir.join("store")).unwrap();
+    let mut cpu = Vec::new();
+    for _ in 0..rounds {
+        let w = s.prepare_layer(None).unwrap();
+        let c0 = cpu_now();
+        Snapshotter::apply_tar(&w, &raw[..]).unwrap();
+        cpu.push(cpu_now() - c0);
+    }
+    let c = median(cpu);
+    let n = (FILES_PER_LAYER + FILES_PER_LAYER / FILES_PER_DIR) as f64;
+    println!(
+        "apply only, tmpfs: {:.3} s CPU per layer = {:.1} us/entry",
+        c.as_secs_f64(),
+        c.as_secs_f64() * 1e6 / n
+    );
 }
 
 /// A reader over chunks sent by the gunzip thread.
@@ -237,25 +263,27 @@ fn main() {
         eprintln!("apply bench: needs root (mounts, ownership)");
         std::process::exit(1);
     }
+    if let Some(n) = std::env::var("BENCH_APPLY_ONLY")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        apply_only(n);
+        return;
+    }
     let rounds: usize = std::env::var("BENCH_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
     let work = PathBuf::from(format!("/dev/shm/berth-apply-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
-    let (l1, b1) = make_layer(1);
-    let (l2, b2) = make_layer(2);
+    let (raw1, b1) = make_layer(1);
+    let (raw2, b2) = make_layer(2);
+    let (l1, l2) = (gzip(&raw1), gzip(&raw2));
+    drop(raw2);
     let gz1 = work.join("l1.tar.gz");
     let gz2 = work.join("l2.tar.gz");
     std::fs::write(&gz1, &l1).unwrap();
     std::fs::write(&gz2, &l2).unwrap();
-    let raw1 = {
-        let mut v = Vec::new();
-        flate2::read::GzDecoder::new(&l1[..])
-            .read_to_end(&mut v)
-            .unwrap();
-        v
-    };
     let entries = (2 * (FILES_PER_LAYER + FILES_PER_LAYER / FILES_PER_DIR)) as f64;
     let mb = (b1 + b2) as f64 / 1e6;
     println!(
