@@ -536,3 +536,47 @@ fn gnu_tar_layers_apply_exactly() {
         assert_eq!(got, want, "{format} layer differs from its source tree");
     }
 }
+
+#[test]
+fn pax_sparse_formats_other_than_1_0_are_refused() {
+    let t = Tmpfs::new("sparse0");
+    let s = store(&t.join("store"));
+    // GNU sparse 0.1: a map in a PAX record, which we do not read
+    let rec = b"29 GNU.sparse.map=0,10,20,10\n";
+    let mut raw = Vec::new();
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(EntryType::XHeader);
+    h.set_path("PaxHeader").unwrap();
+    h.set_size(rec.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    raw.extend_from_slice(h.as_bytes());
+    raw.extend_from_slice(rec);
+    raw.resize(raw.len().div_ceil(512) * 512, 0);
+    raw.extend(tar_of(vec![E::file("f", &[b'x'; 20])]));
+    let w = s.prepare_layer(None).unwrap();
+    let r = Snapshotter::apply_tar(&w, &raw[..]);
+    assert!(matches!(r, Err(Error::NotSupported(_))), "got {r:?}");
+}
+
+#[test]
+fn usage_counts_hardlinked_files_once() {
+    let t = Tmpfs::new("usage");
+    let s = store(&t.join("store"));
+    let data = vec![1u8; 64 * 1024];
+    layer(
+        &s,
+        "sha256:u",
+        None,
+        &tar_of(vec![
+            E::file("big", &data),
+            E::hardlink("big2", "big"),
+            E::hardlink("big3", "big"),
+            E::dir("d/"),
+        ]),
+    );
+    let u = s.usage("sha256:u").unwrap();
+    // root, big (one inode for three names), d
+    assert_eq!(u.inodes, 3);
+    assert!(u.size >= 64 * 1024 && u.size < 2 * 64 * 1024, "{u:?}");
+}
