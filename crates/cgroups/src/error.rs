@@ -70,6 +70,19 @@ pub enum Error {
         field: String,
     },
 
+    /// cgroup v2: the host has the controller, but the container's parent does not pass it
+    /// down (writing `+controller` to its `cgroup.subtree_control` was refused, typically
+    /// because the parent holds processes).
+    #[error("linux.resources.{field} needs the {controller} cgroup controller, which {parent} does not enable for its children (cgroup v2 lets a cgroup that holds processes delegate no controllers; use a cgroupsPath whose parents are empty)")]
+    ControllerNotDelegated {
+        /// The controller.
+        controller: String,
+        /// The OCI field that needs it.
+        field: String,
+        /// The parent cgroup.
+        parent: PathBuf,
+    },
+
     /// `linux.cgroupsPath` (or the systemd `slice:prefix:name` form) is malformed or unsafe.
     #[error("invalid cgroups path {path:?}: {reason}")]
     InvalidPath {

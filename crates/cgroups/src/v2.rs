@@ -315,13 +315,28 @@ fn validate_v2(r: &LinuxResources) -> Result<()> {
     Ok(())
 }
 
-/// Fails with [`Error::ControllerMissing`] unless `dir/file` exists.
+/// Fails unless `dir/file` exists: with [`Error::ControllerNotDelegated`] when the parent
+/// has the controller but does not pass it down, else [`Error::ControllerMissing`].
 fn need(dir: &Path, file: &str, controller: &str, field: &str) -> Result<()> {
     if dir.join(file).exists() {
-        Ok(())
-    } else {
-        Err(Error::missing(controller, field))
+        return Ok(());
     }
+    if let Some(parent) = dir.parent() {
+        let has = |f: &str| {
+            fs::read_opt(&parent.join(f))
+                .ok()
+                .flatten()
+                .is_some_and(|s| s.split_whitespace().any(|c| c == controller))
+        };
+        if has("cgroup.controllers") && !has("cgroup.subtree_control") {
+            return Err(Error::ControllerNotDelegated {
+                controller: controller.to_owned(),
+                field: field.to_owned(),
+                parent: parent.to_owned(),
+            });
+        }
+    }
+    Err(Error::missing(controller, field))
 }
 
 fn memory(d: &Path, m: &LinuxMemory) -> Result<()> {

@@ -451,3 +451,31 @@ fn controllers_the_host_lacks_are_errors_naming_the_field() {
         assert!(msg.contains(ctrl) && msg.contains(field), "{msg}");
     }
 }
+
+#[test]
+fn cpu_idle_burst_and_realtime_reach_the_kernel() {
+    if host().is_none() {
+        return;
+    }
+    let cg = Cg::new("cpuextra");
+    cg.apply(&res(json!({"cpu": {"quota": 50000, "period": 100000, "burst": 10000}})))
+        .unwrap();
+    assert_eq!(cg.read("cpu.cfs_burst_us"), "10000");
+    if cg.file("cpu.idle").exists() {
+        cg.mgr.update(&res(json!({"cpu": {"idle": 1}}))).unwrap();
+        assert_eq!(cg.read("cpu.idle"), "1");
+    }
+    if cg.file("cpu.rt_runtime_us").exists() {
+        cg.mgr
+            .update(&res(json!({"cpu": {"realtimePeriod": 1000000, "realtimeRuntime": 10000}})))
+            .unwrap();
+        assert_eq!(cg.read("cpu.rt_period_us"), "1000000");
+        assert_eq!(cg.read("cpu.rt_runtime_us"), "10000");
+        // more than the parent can give is the kernel's refusal, naming the field
+        let e = cg
+            .mgr
+            .update(&res(json!({"cpu": {"realtimeRuntime": 2000000}})))
+            .unwrap_err();
+        assert!(e.to_string().contains("cpu.realtimeRuntime"), "{e}");
+    }
+}

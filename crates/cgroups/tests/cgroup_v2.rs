@@ -342,3 +342,49 @@ fn rootless_probe_v2() {
     }
     println!("rootless probe ok");
 }
+
+#[test]
+fn a_parent_holding_processes_cannot_delegate_and_the_error_says_so() {
+    if !guest() {
+        return;
+    }
+    // The parent gets a process first; then no domain controller (memory, io) can be enabled
+    // for its children (threaded ones such as pids still can).
+    let parent = Cg::new("busy-parent");
+    let mut child = Child::spawn("exec sleep 100");
+    parent.mgr.add_process(child.pid()).unwrap();
+    child.go();
+    let pdir = parent.paths["unified"].clone();
+    let mut spec = CgroupSpec::new("inner");
+    spec.cgroups_path = Some(Path::new("/").join(pdir.strip_prefix("/sys/fs/cgroup").unwrap()).join("inner"));
+    let m = berth_cgroups::manager(&spec).unwrap();
+    m.create().unwrap();
+    let e = m
+        .apply(&res(json!({"memory": {"limit": 64 * MIB}})), &DeviceRules::allow_all())
+        .unwrap_err();
+    m.destroy().unwrap();
+    assert!(matches!(e, Error::ControllerNotDelegated { .. }), "{e}");
+    assert!(e.to_string().contains("memory"), "{e}");
+}
+
+#[test]
+fn cpu_idle_and_burst_reach_the_kernel() {
+    if !guest() {
+        return;
+    }
+    let cg = Cg::new("idle");
+    cg.apply(&res(json!({"cpu": {"quota": 50000, "period": 100000, "burst": 10000}})))
+        .unwrap();
+    assert_eq!(cg.read("cpu.max"), "50000 100000");
+    assert_eq!(cg.read("cpu.max.burst"), "10000");
+    // lowering the quota below the burst needs the burst first
+    cg.mgr
+        .update(&res(json!({"cpu": {"quota": 5000, "burst": 1000}})))
+        .unwrap();
+    assert_eq!(cg.read("cpu.max"), "5000 100000");
+    assert_eq!(cg.read("cpu.max.burst"), "1000");
+    if cg.file("cpu.idle").exists() {
+        cg.mgr.update(&res(json!({"cpu": {"idle": 1}}))).unwrap();
+        assert_eq!(cg.read("cpu.idle"), "1");
+    }
+}
