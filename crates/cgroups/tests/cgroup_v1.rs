@@ -21,7 +21,7 @@ use serde_json::json;
 fn host() -> Option<Hierarchies> {
     let h = Hierarchies::detect().expect("detect");
     if h.layout == Layout::V2 {
-        eprintln!("skipped: this host is pure cgroup v2; cgroup_v2.rs covers it");
+        common::skip("this host is pure cgroup v2; cgroup_v2.rs covers it");
         return None;
     }
     Some(h)
@@ -30,7 +30,7 @@ fn host() -> Option<Hierarchies> {
 fn hybrid() -> Option<Hierarchies> {
     let h = host()?;
     if h.layout != Layout::Hybrid {
-        eprintln!("skipped: this host is not hybrid (no cgroup2 mount next to the v1 hierarchies)");
+        common::skip("this host is not hybrid (no cgroup2 mount next to the v1 hierarchies)");
         return None;
     }
     Some(h)
@@ -387,7 +387,7 @@ fn blkio_throttle_slows_direct_writes() {
     let st = nix::sys::stat::stat(tmp.path()).unwrap();
     let (major, minor) = (nix::sys::stat::major(st.st_dev) as i64, nix::sys::stat::minor(st.st_dev) as i64);
     if !Path::new(&format!("/sys/dev/block/{major}:{minor}")).exists() {
-        eprintln!("skipped: /var/tmp is not on a block device ({major}:{minor})");
+        common::skip(&format!("/var/tmp is not on a block device ({major}:{minor})"));
         return;
     }
     let cg = Cg::new("blkio");
@@ -408,7 +408,7 @@ fn blkio_throttle_slows_direct_writes() {
     let status = child.wait(Duration::from_secs(120));
     let took = start.elapsed();
     if !status.success() && child.stderr().contains("Invalid argument") {
-        eprintln!("skipped: this filesystem does not take O_DIRECT");
+        common::skip("this filesystem does not take O_DIRECT");
         return;
     }
     assert!(status.success(), "{}", child.stderr());

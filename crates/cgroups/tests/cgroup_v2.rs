@@ -17,9 +17,7 @@ use serde_json::json;
 
 fn guest() -> bool {
     if std::env::var_os("BERTH_CGROUP_V2_GUEST").is_none() {
-        eprintln!(
-            "skipped: needs the pure cgroup v2 guest; run scripts/test-cgroup-v2 (BERTH_CGROUP_V2_GUEST is unset)"
-        );
+        common::skip("needs the pure cgroup v2 guest; run scripts/test-cgroup-v2 (BERTH_CGROUP_V2_GUEST is unset)");
         return false;
     }
     let h = Hierarchies::detect().expect("detect");
@@ -204,7 +202,7 @@ fn io_max_throttles_direct_writes() {
         return;
     }
     let Ok(dev) = std::fs::read_to_string("/sys/block/vda/dev") else {
-        eprintln!("skipped: no scratch disk /dev/vda (scripts/test-cgroup-v2 attaches one with V2_DISK_MB)");
+        common::skip("no scratch disk /dev/vda (scripts/test-cgroup-v2 attaches one with V2_DISK_MB)");
         return;
     };
     let (major, minor) = dev.trim().split_once(':').unwrap();

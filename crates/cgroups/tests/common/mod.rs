@@ -243,3 +243,10 @@ pub fn res(json: serde_json::Value) -> LinuxResources {
     serde_json::from_value(json).expect("LinuxResources JSON")
 }
 pub mod scenarios;
+
+/// Prints a skip reason where it is seen: libtest captures `eprintln!` of passing tests, but
+/// not writes to the stderr handle itself.
+pub fn skip(why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "skipped: {why}");
+}
