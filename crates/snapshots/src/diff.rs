@@ -30,12 +30,20 @@ pub(crate) fn write_diff<W: Write>(upper: OwnedFd, out: W) -> Result<(), Error> 
     if root_opaque {
         w.marker(whiteout::OPAQUE, 0)?;
     }
-    diff_dir(&mut w, upper.as_fd(), b"")?;
+    diff_dir(&mut w, upper.as_fd(), b"", 0)?;
     w.finish()
         .map_err(|e| Error::entry("finishing", "diff tar", e))
 }
 
-fn diff_dir<W: Write>(w: &mut EntryWriter<W>, dir: BorrowedFd<'_>, at: &[u8]) -> Result<(), Error> {
+fn diff_dir<W: Write>(
+    w: &mut EntryWriter<W>,
+    dir: BorrowedFd<'_>,
+    at: &[u8],
+    depth: usize,
+) -> Result<(), Error> {
+    if depth > sys::MAX_DEPTH {
+        return Err(sys::too_deep(at));
+    }
     for name in sorted_names(dir, at)? {
         let p = path::join(at, &name);
         let shown = path::display(&p);
@@ -61,7 +69,7 @@ fn diff_dir<W: Write>(w: &mut EntryWriter<W>, dir: BorrowedFd<'_>, at: &[u8]) ->
             {
                 w.marker(&path::join(&p, whiteout::OPAQUE), st.st_mtime)?;
             }
-            diff_dir(w, sub.as_fd(), &p)?;
+            diff_dir(w, sub.as_fd(), &p, depth + 1)?;
         }
     }
     Ok(())
@@ -75,7 +83,7 @@ pub(crate) fn changes(upper: OwnedFd, lowers: &Layers) -> Result<Vec<Change>, Er
     if root_opaque {
         deleted_children(lowers, b"", upper.as_fd(), &mut out)?;
     }
-    changes_dir(upper.as_fd(), b"", lowers, false, &mut out)?;
+    changes_dir(upper.as_fd(), b"", lowers, false, &mut out, 0)?;
     out.sort();
     Ok(out)
 }
@@ -114,7 +122,11 @@ fn changes_dir(
     lowers: &Layers,
     added: bool,
     out: &mut Vec<Change>,
+    depth: usize,
 ) -> Result<(), Error> {
+    if depth > sys::MAX_DEPTH {
+        return Err(sys::too_deep(at));
+    }
     for name in sorted_names(dir, at)? {
         let p = path::join(at, &name);
         let shown = path::display(&p);
@@ -148,7 +160,7 @@ fn changes_dir(
             {
                 deleted_children(lowers, &p, sub.as_fd(), out)?;
             }
-            changes_dir(sub.as_fd(), &p, lowers, !in_lower, out)?;
+            changes_dir(sub.as_fd(), &p, lowers, !in_lower, out, depth + 1)?;
         }
     }
     Ok(())

@@ -26,12 +26,20 @@ pub(crate) fn write_export<W: Write>(layers: Vec<OwnedFd>, out: W) -> Result<(),
             break;
         }
     }
-    export_dir(&mut w, &merged, b"")?;
+    export_dir(&mut w, &merged, b"", 0)?;
     w.finish()
         .map_err(|e| Error::entry("finishing", "export tar", e))
 }
 
-fn export_dir<W: Write>(w: &mut EntryWriter<W>, dirs: &[OwnedFd], at: &[u8]) -> Result<(), Error> {
+fn export_dir<W: Write>(
+    w: &mut EntryWriter<W>,
+    dirs: &[OwnedFd],
+    at: &[u8],
+    depth: usize,
+) -> Result<(), Error> {
+    if depth > sys::MAX_DEPTH {
+        return Err(sys::too_deep(at));
+    }
     let shown = path::display(at);
     // name -> (index into dirs, stat) of each layer that has it, top first
     let mut entries: BTreeMap<Vec<u8>, Vec<(usize, Stat)>> = BTreeMap::new();
@@ -68,7 +76,7 @@ fn export_dir<W: Write>(w: &mut EntryWriter<W>, dirs: &[OwnedFd], at: &[u8]) -> 
                 break;
             }
         }
-        export_dir(w, &subs, &p)?;
+        export_dir(w, &subs, &p, depth + 1)?;
     }
     Ok(())
 }

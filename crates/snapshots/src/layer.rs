@@ -78,7 +78,7 @@ impl Drop for LayerWriter {
         if self.committed {
             return;
         }
-        if let Err(e) = std::fs::remove_dir_all(&self.dir)
+        if let Err(e) = crate::sys::remove_path(&self.dir)
             && e.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(dir = %self.dir.display(), error = %e, "removing an abandoned layer directory failed; cleanup() will retry");

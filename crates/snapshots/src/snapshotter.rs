@@ -336,7 +336,7 @@ impl Snapshotter {
             .map_err(|e| Error::io("syncing", self.root.join("snapshots"), e))?;
         if let Err(e) = rustix::fs::symlinkat(id.to_string().as_str(), &self.names_fd, enc) {
             // leave no orphan behind
-            let _ = std::fs::remove_dir_all(self.snapshot_dir(id));
+            let _ = sys::remove_path(&self.snapshot_dir(id));
             return Err(Error::io("naming", self.root.join("names").join(enc), e));
         }
         rustix::fs::fsync(&self.names_fd)
@@ -454,7 +454,7 @@ impl Snapshotter {
         match made {
             Ok((id, m)) => Ok(self.build_mounts(id, &m)),
             Err(e) => {
-                let _ = std::fs::remove_dir_all(&dir);
+                let _ = sys::remove_path(&dir);
                 Err(e)
             }
         }
@@ -586,7 +586,7 @@ impl Snapshotter {
         rustix::fs::fsync(&self.names_fd)
             .map_err(|e| Error::io("syncing", self.root.join("names"), e))?;
         let dir = self.snapshot_dir(id);
-        std::fs::remove_dir_all(&dir).map_err(|e| Error::io("removing", &dir, e))
+        sys::remove_path(&dir).map_err(|e| Error::io("removing", &dir, e))
     }
 
     /// Disk use of snapshot `name`'s own files.
@@ -599,7 +599,7 @@ impl Snapshotter {
         let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspecting", &p, e))?;
         u.inodes += 1;
         u.size += st.st_blocks as u64 * 512;
-        usage_dir(fd.as_fd(), &p, &mut u, &mut seen)?;
+        usage_dir(fd.as_fd(), &p, &mut u, &mut seen, 0)?;
         Ok(u)
     }
 
@@ -672,7 +672,7 @@ impl Snapshotter {
             match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
                 Ok(()) => {
                     tracing::info!(dir = %p.display(), "removing an interrupted unpack");
-                    std::fs::remove_dir_all(&p).map_err(|e| Error::io("removing", &p, e))?;
+                    sys::remove_path(&p).map_err(|e| Error::io("removing", &p, e))?;
                 }
                 Err(Errno::WOULDBLOCK) => {}
                 Err(e) => return Err(Error::io("locking", &p, e)),
@@ -714,7 +714,7 @@ impl Snapshotter {
             tracing::info!(dir = %p.display(), "removing an orphaned snapshot directory");
             match sys::lstat_at(self.snapshots_fd.as_fd(), &n) {
                 Ok(st) if sys::is_dir(&st) => {
-                    std::fs::remove_dir_all(&p).map_err(|e| Error::io("removing", &p, e))?
+                    sys::remove_path(&p).map_err(|e| Error::io("removing", &p, e))?
                 }
                 Ok(_) => rustix::fs::unlinkat(&self.snapshots_fd, n.as_slice(), AtFlags::empty())
                     .map_err(|e| Error::io("removing", &p, e))?,
@@ -731,7 +731,11 @@ fn usage_dir(
     at: &Path,
     u: &mut Usage,
     seen: &mut HashSet<(u64, u64)>,
+    depth: usize,
 ) -> Result<(), Error> {
+    if depth > sys::MAX_DEPTH {
+        return Err(sys::too_deep(at.as_os_str().as_bytes()));
+    }
     for name in sys::list_dir(dir).map_err(|e| Error::io("listing", at, e))? {
         let p = at.join(OsStr::from_bytes(&name));
         let st = match sys::lstat_at(dir, &name) {
@@ -746,7 +750,7 @@ fn usage_dir(
         u.size += st.st_blocks as u64 * 512;
         if sys::is_dir(&st) {
             let sub = sys::open_subdir(dir, &name).map_err(|e| Error::io("opening", &p, e))?;
-            usage_dir(sub.as_fd(), &p, u, seen)?;
+            usage_dir(sub.as_fd(), &p, u, seen, depth + 1)?;
         }
     }
     Ok(())

@@ -165,19 +165,74 @@ pub(crate) fn is_opaque(dir: BorrowedFd<'_>) -> rustix::io::Result<bool> {
     }
 }
 
-/// Removes `name` of `dir`, recursively if it is a directory, never
-/// following symlinks.
+/// Removes `name` of `dir`, with everything below it if it is a
+/// directory, never following symlinks. Neither recursion nor an fd per
+/// level: subdirectories are renamed up into `dir` (as `.berth-rm-*`) and
+/// emptied one at a time, so a tree nested deeper than any stack or fd
+/// limit (a container can make one) is removed all the same. Leftover
+/// `.berth-rm-*` names after a crash are for the caller's cleanup.
 pub(crate) fn remove_at(dir: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<()> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let st = lstat_at(dir, name)?;
     if !is_dir(&st) {
         return rustix::fs::unlinkat(dir, name, AtFlags::empty());
     }
-    let sub = open_subdir(dir, name)?;
-    let names = list_dir(sub.as_fd())?;
-    for n in names {
-        remove_at(sub.as_fd(), &n)?;
+    let mut todo: Vec<Vec<u8>> = vec![name.to_vec()];
+    while let Some(d) = todo.pop() {
+        let fd = open_subdir(dir, &d)?;
+        for n in list_dir(fd.as_fd())? {
+            let st = match lstat_at(fd.as_fd(), &n) {
+                Ok(st) => st,
+                Err(Errno::NOENT) => continue,
+                Err(e) => return Err(e),
+            };
+            if is_dir(&st) {
+                let staged = format!(
+                    ".berth-rm-{}-{}",
+                    std::process::id(),
+                    SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                );
+                rustix::fs::renameat(&fd, n.as_slice(), dir, staged.as_str())?;
+                todo.push(staged.into_bytes());
+            } else {
+                rustix::fs::unlinkat(&fd, n.as_slice(), AtFlags::empty())?;
+            }
+        }
+        drop(fd);
+        rustix::fs::unlinkat(dir, d.as_slice(), AtFlags::REMOVEDIR)?;
     }
-    rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)
+    Ok(())
+}
+
+/// [`remove_at`] by path.
+pub(crate) fn remove_path(path: &std::path::Path) -> std::io::Result<()> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "no parent directory",
+        ));
+    };
+    let pfd = rustix::fs::open(
+        parent,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    match remove_at(pfd.as_fd(), name.as_bytes()) {
+        Err(Errno::NOENT) => Err(std::io::ErrorKind::NotFound.into()),
+        r => r.map_err(std::io::Error::from),
+    }
+}
+
+/// How deep the walks over snapshot trees (diff, changes, export, usage)
+/// go: each level holds a directory fd and a stack frame, and a container
+/// can nest directories without bound.
+pub(crate) const MAX_DEPTH: usize = 256;
+
+pub(crate) fn too_deep(at: &[u8]) -> crate::Error {
+    crate::Error::NotSupported(format!(
+        "directory nesting deeper than {MAX_DEPTH} levels, at {}",
+        crate::path::display(at)
+    ))
 }
 
 /// Names in an open directory, without `.` and `..`.

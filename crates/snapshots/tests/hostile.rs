@@ -385,3 +385,56 @@ fn file_through_a_lower_layer_symlink_lands_in_this_layer() {
         "a committed lower layer was written"
     );
 }
+
+/// Makes `depth` nested directories below `dir` without ever holding more
+/// than two fds (as a container can, with `mkdir x; cd x` in a loop).
+fn nest(dir: &std::path::Path, depth: usize) {
+    use rustix::fs::{Mode, OFlags};
+    let mut cur = rustix::fs::open(dir, OFlags::DIRECTORY | OFlags::RDONLY, Mode::empty()).unwrap();
+    for _ in 0..depth {
+        rustix::fs::mkdirat(&cur, "d", Mode::from_raw_mode(0o755)).unwrap();
+        cur = rustix::fs::openat(&cur, "d", OFlags::DIRECTORY | OFlags::RDONLY, Mode::empty())
+            .unwrap();
+    }
+    rustix::fs::openat(
+        &cur,
+        "leaf",
+        OFlags::CREATE | OFlags::WRONLY,
+        Mode::from_raw_mode(0o644),
+    )
+    .unwrap();
+}
+
+#[test]
+fn deeply_nested_container_files_do_not_break_the_store() {
+    let t = Tmpfs::new("deep");
+    let s = store(&t.join("store"));
+    layer(&s, "sha256:base", None, &tar_of(vec![E::file("f", b"1")]));
+    s.prepare_active("ctr", Some("sha256:base"), false).unwrap();
+    let upper = s.stat("ctr").unwrap().unwrap().path;
+    nest(&upper, 5000);
+    // walks refuse clearly instead of exhausting the stack or the fds
+    let e = s.changes("ctr").unwrap_err();
+    assert!(e.to_string().contains("deeper than"), "{e}");
+    let mut sink = Vec::new();
+    let r = std::io::Read::read_to_end(&mut s.diff("ctr").unwrap(), &mut sink);
+    assert!(r.unwrap_err().to_string().contains("deeper than"));
+    assert!(
+        s.usage("ctr")
+            .unwrap_err()
+            .to_string()
+            .contains("deeper than")
+    );
+    let r = std::io::Read::read_to_end(&mut s.export("ctr").unwrap(), &mut sink);
+    assert!(r.unwrap_err().to_string().contains("deeper than"));
+    // and the snapshot can still be removed, without recursion
+    // (std::fs::remove_dir_all would hold an fd per level)
+    s.remove("ctr").unwrap();
+    s.remove("sha256:base").unwrap();
+    assert!(
+        std::fs::read_dir(t.join("store/snapshots"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+}
