@@ -438,3 +438,43 @@ fn deeply_nested_container_files_do_not_break_the_store() {
             .is_none()
     );
 }
+
+#[test]
+fn full_disk_fails_cleanly_and_keeps_the_store() {
+    let t = Tmpfs::with_size("full", "2m");
+    let s = store(&t.join("store"));
+    layer(
+        &s,
+        "sha256:small",
+        None,
+        &tar_of(vec![E::file("f", b"kept")]),
+    );
+    let big = vec![0x5au8; 4 << 20];
+    let w = s.prepare_layer(Some("sha256:small")).unwrap();
+    let r = Snapshotter::apply_tar(
+        &w,
+        &tar_of(vec![E::file("a", b"x"), E::file("big", &big)])[..],
+    );
+    match r {
+        Err(Error::Entry { entry, source, .. }) => {
+            assert_eq!(entry, "big");
+            assert_eq!(source.raw_os_error(), Some(28), "{source}");
+        }
+        other => panic!("expected ENOSPC on big, got {other:?}"),
+    }
+    drop(w);
+    assert!(
+        ingest_is_empty(&t),
+        "the half-written layer was left behind"
+    );
+    assert_eq!(s.list().unwrap().len(), 1);
+    let p = s.stat("sha256:small").unwrap().unwrap().path;
+    assert_eq!(std::fs::read(p.join("f")).unwrap(), b"kept");
+    // the space is back: the next unpack works
+    layer(
+        &s,
+        "sha256:next",
+        Some("sha256:small"),
+        &tar_of(vec![E::file("g", b"ok")]),
+    );
+}

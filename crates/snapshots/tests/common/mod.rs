@@ -20,6 +20,10 @@ static SEQ: AtomicU32 = AtomicU32::new(0);
 
 impl Tmpfs {
     pub fn new(tag: &str) -> Self {
+        Self::with_size(tag, "2g")
+    }
+
+    pub fn with_size(tag: &str, size: &str) -> Self {
         let path = PathBuf::from(format!(
             "/tmp/berth-snapshots-test-{}-{}-{}",
             tag,
@@ -27,12 +31,13 @@ impl Tmpfs {
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&path).expect("creating the tmpfs mount point");
+        let opts = std::ffi::CString::new(format!("size={size},mode=755")).unwrap();
         rustix::mount::mount(
             "tmpfs",
             &path,
             "tmpfs",
             MountFlags::empty(),
-            Some(c"size=2g,mode=755"),
+            Some(opts.as_c_str()),
         )
         .expect("mounting a tmpfs (tests need root)");
         Tmpfs { path }
