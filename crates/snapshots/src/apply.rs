@@ -181,6 +181,12 @@ impl<'w> Applier<'w> {
             }
             return self.root_dir(&attrs, &name);
         }
+        if norm.starts_with(whiteout::META_PREFIX) && norm != whiteout::OPAQUE {
+            // AUFS metadata at the root (`.wh..wh.plnk/…`, `.wh..wh.aufs`):
+            // not image content, skipped as docker does
+            tracing::debug!(entry = %name, "skipping aufs metadata entry");
+            return Ok(());
+        }
         let (parent, base) = path::split(&norm);
         match whiteout::classify(base).map_err(|r| Error::invalid(&name, r))? {
             Name::Normal => {}

@@ -148,7 +148,8 @@ fn whiteouts_become_overlay_whiteouts_and_opaque_dirs() {
         E::file("var/.wh..wh..opq", b""),
         E::file("var/kept", b"k"),
         E::file("opq-without-dir/.wh..wh..opq", b""),
-        E::file(".wh..wh.plnk", b""),
+        E::dir(".wh..wh.plnk/"),
+        E::file(".wh..wh.plnk/1234.5678", b"aufs hardlink store"),
     ]);
     let w = s.prepare_layer(None).unwrap();
     let stats = Snapshotter::apply_tar(&w, &tar[..]).unwrap();
