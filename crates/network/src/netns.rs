@@ -143,16 +143,16 @@ fn loopback_up() -> std::io::Result<()> {
 /// `<linux/sockios.h>`: delete a bridge device (not in the libc crate for Linux).
 const SIOCBRDELBR: libc::c_ulong = 0x89a1;
 
-/// Deletes a Linux bridge device of this network namespace if it exists
-/// (down first, then SIOCBRDELBR), as `docker network rm` removes its bridge.
+/// Deletes a Linux bridge device of the calling thread's network namespace
+/// if it exists, as `docker network rm` removes its bridge. SIOCBRDELBR
+/// refuses devices that are not bridges (EPERM) and bridges that are up
+/// (EBUSY), so a bridge is brought down only once the kernel said it is one.
 pub(crate) fn delete_bridge(name: &str) -> std::io::Result<()> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     if name.is_empty() || name.len() >= libc::IFNAMSIZ {
         return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
     }
-    if !Path::new("/sys/class/net").join(name).join("bridge").exists() {
-        return Ok(());
-    }
+    let cname = std::ffi::CString::new(name).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
     // SAFETY: socket(2) has no memory-safety preconditions; the result is checked.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
@@ -160,6 +160,21 @@ pub(crate) fn delete_bridge(name: &str) -> std::io::Result<()> {
     }
     // SAFETY: fd is a freshly created descriptor that nothing else owns.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    let del = || {
+        // SAFETY: SIOCBRDELBR takes a NUL-terminated interface name; cname
+        // lives across the call.
+        if unsafe { libc::ioctl(sock.as_raw_fd(), SIOCBRDELBR, cname.as_ptr()) } < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    match del() {
+        Ok(()) => return Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) || e.raw_os_error() == Some(libc::ENODEV) => return Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+        Err(e) => return Err(e),
+    }
     // SAFETY: ifreq is plain old data; all-zero is a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
@@ -167,8 +182,7 @@ pub(crate) fn delete_bridge(name: &str) -> std::io::Result<()> {
     }
     // SAFETY: SIOCGIFFLAGS fills ifr_flags of our ifreq; fd is a valid socket.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
-        let e = std::io::Error::last_os_error();
-        return if e.raw_os_error() == Some(libc::ENODEV) { Ok(()) } else { Err(e) };
+        return Err(std::io::Error::last_os_error());
     }
     // SAFETY: ifru_flags was just written by the kernel.
     unsafe {
@@ -178,14 +192,7 @@ pub(crate) fn delete_bridge(name: &str) -> std::io::Result<()> {
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    let cname = std::ffi::CString::new(name).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    // SAFETY: SIOCBRDELBR takes a NUL-terminated interface name; cname lives
-    // across the call.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), SIOCBRDELBR, cname.as_ptr()) } < 0 {
-        let e = std::io::Error::last_os_error();
-        return if e.raw_os_error() == Some(libc::ENXIO) { Ok(()) } else { Err(e) };
-    }
-    Ok(())
+    del()
 }
 
 #[cfg(test)]
