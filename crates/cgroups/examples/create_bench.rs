@@ -28,6 +28,7 @@ fn main() {
     let mut create = Vec::with_capacity(n);
     let mut steps: Vec<Vec<Duration>> = (0..5).map(|_| Vec::with_capacity(n)).collect();
     let mut destroy = Vec::with_capacity(n);
+    let mut kill_only = Vec::with_capacity(n);
     let mut layout = None;
     for i in 0..n {
         let mut child = std::process::Command::new("sleep")
@@ -54,6 +55,7 @@ fn main() {
         layout = Some(h.layout);
         let t = Instant::now();
         m.kill_all(libc::SIGKILL).expect("kill_all");
+        kill_only.push(t.elapsed());
         m.destroy().expect("destroy");
         destroy.push(t.elapsed());
         let _ = child.wait();
@@ -78,4 +80,5 @@ fn main() {
         show(name, v);
     }
     show("kill_all+destroy (1 process)", &mut destroy);
+    show("  kill_all", &mut kill_only);
 }
