@@ -30,7 +30,7 @@ pub enum Begin {
     /// The blob is already stored (possibly written by the writer we waited for).
     Exists,
     /// We own the ingest; it may hold a verified-by-rehash prefix.
-    Write(Ingest),
+    Write(Box<Ingest>),
 }
 
 impl ContentStore {
@@ -118,7 +118,7 @@ impl ContentStore {
             }
         }
         file.flush().map_err(Error::io(&path))?;
-        Ok(Begin::Write(Ingest {
+        Ok(Begin::Write(Box::new(Ingest {
             path,
             file,
             hasher,
@@ -127,18 +127,17 @@ impl ContentStore {
             reference: reference.to_owned(),
             blobs: self.root.join("blobs/sha256"),
             _lock: lock,
-        }))
+        })))
     }
 
     /// Stores a small blob held in memory (manifests, configs), verifying it
     /// against `expected` when given. Returns its digest.
     pub fn write_blob(&self, reference: &str, data: &[u8], expected: Option<&Digest>) -> Result<Digest> {
         let actual = Digest::of(data);
-        if let Some(e) = expected {
-            if *e != actual {
+        if let Some(e) = expected
+            && *e != actual {
                 return Err(Error::DigestMismatch { reference: reference.to_owned(), expected: e.clone(), actual });
             }
-        }
         match self.begin(reference, &actual, Some(data.len() as u64))? {
             Begin::Exists => {}
             Begin::Write(mut w) => {
@@ -343,13 +342,12 @@ impl Ingest {
     /// On mismatch the partial data is deleted (it can never become valid).
     pub fn commit(mut self) -> Result<()> {
         let got = self.hasher.len();
-        if let Some(size) = self.size {
-            if got != size {
+        if let Some(size) = self.size
+            && got != size {
                 let e = Error::SizeMismatch { reference: self.reference.clone(), digest: self.expected.clone(), expected: size, actual: got };
                 self.discard();
                 return Err(e);
             }
-        }
         let actual = std::mem::take(&mut self.hasher).finish();
         if actual != self.expected {
             let e = Error::DigestMismatch { reference: self.reference.clone(), expected: self.expected.clone(), actual };

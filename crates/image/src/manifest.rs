@@ -83,6 +83,7 @@ pub struct Index {
 
 /// What a manifest document turned out to be.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // short-lived, parsed once per pull
 pub enum Parsed {
     Manifest { media_type: String, manifest: Manifest },
     Index { media_type: String, index: Index },
@@ -150,11 +151,10 @@ pub fn parse(reference: &str, digest: &str, content_type: Option<&str>, bytes: &
             OCI_MANIFEST.to_owned()
         }
     });
-    if let (Some(h), Some(body)) = (header, probe.media_type.as_deref()) {
-        if h != body && !(is_schema1(h) || is_schema1(body)) {
+    if let (Some(h), Some(body)) = (header, probe.media_type.as_deref())
+        && h != body && !(is_schema1(h) || is_schema1(body)) {
             return Err(invalid(format!("content type {h} does not match mediaType {body}")));
         }
-    }
     if is_schema1(&mt) || probe.fs_layers.is_some() || probe.schema_version.as_ref().and_then(|v| v.as_u64()) == Some(1) {
         return Err(Error::Unsupported {
             what: format!(

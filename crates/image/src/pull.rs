@@ -427,11 +427,10 @@ impl UnpackJob {
             self.progress.emit(Event::AlreadyExists { id });
             return Ok(());
         }
-        if let Some((_, p)) = &self.parent {
-            if !p.wait(|s| s.snapshot) {
+        if let Some((_, p)) = &self.parent
+            && !p.wait(|s| s.snapshot) {
                 return Err(self.cancelled("parent layer failed"));
             }
-        }
         let w = snaps.prepare_layer(self.parent.as_ref().map(|(c, _)| c.as_str())).map_err(|e| self.snap_err(e))?;
         let reader = FollowReader {
             inner: self.inner.clone(),
@@ -503,11 +502,10 @@ impl UnpackJob {
         if let Err(e) = applied {
             if self.shared.wait(|s| if s.download == Some(false) { Some(false) } else { Some(true) }) {
                 // A decompression error explains a tar error better.
-                if let Err(pe) = produced {
-                    if pe.to_string() != "unpack failed" {
+                if let Err(pe) = produced
+                    && pe.to_string() != "unpack failed" {
                         return Err(self.read_failed(pe));
                     }
-                }
                 return Err(self.snap_err(e));
             }
             return Err(self.cancelled("download failed"));
@@ -649,21 +647,6 @@ impl Read for ChannelReader {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chain_ids_follow_the_spec() {
-        let a = Digest::of(b"a");
-        let b = Digest::of(b"b");
-        let c = chain_ids(&[a.clone(), b.clone()]);
-        assert_eq!(c[0], a.to_string());
-        assert_eq!(c[1], Digest::of(format!("{a} {b}").as_bytes()).to_string());
-        assert!(chain_ids(&[]).is_empty());
-    }
-}
-
 /// Unpacks layers whose blobs are already in the content store (load,
 /// import), bottom first, verifying each diff id. Returns the chain ids.
 pub(crate) fn unpack_local(inner: &Arc<Inner>, reference: &str, layers: &[Descriptor], diff_ids: &[Digest], progress: &Progress) -> Result<Vec<String>> {
@@ -694,4 +677,19 @@ pub(crate) fn unpack_local(inner: &Arc<Inner>, reference: &str, layers: &[Descri
         prev = Some((chains[i].clone(), shared));
     }
     Ok(chains)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_ids_follow_the_spec() {
+        let a = Digest::of(b"a");
+        let b = Digest::of(b"b");
+        let c = chain_ids(&[a.clone(), b.clone()]);
+        assert_eq!(c[0], a.to_string());
+        assert_eq!(c[1], Digest::of(format!("{a} {b}").as_bytes()).to_string());
+        assert!(chain_ids(&[]).is_empty());
+    }
 }

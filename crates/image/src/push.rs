@@ -30,11 +30,10 @@ pub(crate) async fn push(inner: &Arc<Inner>, reference: &str, auth: &Auth, progr
             continue;
         }
         let base = name.split('@').next().unwrap_or(&name);
-        if let Ok(other) = Reference::parse(base) {
-            if other.registry() == r.registry() && other.repository() != r.repository() && !sources.contains(&other.repository().to_owned()) {
+        if let Ok(other) = Reference::parse(base)
+            && other.registry() == r.registry() && other.repository() != r.repository() && !sources.contains(&other.repository().to_owned()) {
                 sources.push(other.repository().to_owned());
             }
-        }
     }
     let mut blobs: Vec<(Digest, u64)> = rec.layers.iter().map(|l| (l.digest.clone(), l.size)).collect();
     let config_size = inner.content.size(&rec.id)?.ok_or_else(|| Error::BlobNotFound { digest: rec.id.clone() })?;
@@ -56,17 +55,15 @@ async fn push_blob(inner: &Arc<Inner>, repo: &Repo, d: &Digest, size: u64, sourc
         progress.emit(Event::AlreadyExists { id });
         return Ok(());
     }
+    // One mount attempt: a refused mount opens an upload session, used below.
     let mut location = None;
-    for from in sources {
+    if let Some(from) = sources.first() {
         match inner.client.mount_blob(repo, d, from).await? {
             Mount::Mounted => {
                 progress.emit(Event::Mounted { id, from: from.clone() });
                 return Ok(());
             }
-            Mount::Upload(loc) => {
-                location = Some(loc);
-                break;
-            }
+            Mount::Upload(loc) => location = Some(loc),
         }
     }
     let mut location = match location {

@@ -48,11 +48,10 @@ impl Reference {
             Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
             None => (rest, None),
         };
-        if let Some(tag) = tag {
-            if !valid_tag(tag) {
+        if let Some(tag) = tag
+            && !valid_tag(tag) {
                 return Err(bad("invalid tag: up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'"));
             }
-        }
         if name.is_empty() {
             return Err(bad("empty repository name"));
         }
@@ -216,11 +215,10 @@ fn valid_registry(r: &str) -> bool {
             None => (r, None),
         }
     };
-    if let Some(p) = port {
-        if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u32>().map_or(true, |n| n > 65535) {
+    if let Some(p) = port
+        && (p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u32>().map_or(true, |n| n > 65535)) {
             return false;
         }
-    }
     !host.is_empty()
         && host.split('.').all(|l| {
             let b = l.as_bytes();

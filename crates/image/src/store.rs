@@ -163,7 +163,7 @@ impl Inner {
             move |e: berth_snapshots::Error| Error::Snapshot { key, source: Box::new(e) }
         };
         let mut infos = self.snapshots.list().map_err(snap_err("list"))?;
-        infos.sort_by(|a, b| b.depth.cmp(&a.depth));
+        infos.sort_by_key(|i| std::cmp::Reverse(i.depth));
         for info in infos {
             if info.kind != Kind::Committed || chains.contains(&info.name) {
                 continue;

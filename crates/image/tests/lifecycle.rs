@@ -168,7 +168,7 @@ fn save_and_load_docker_and_oci_archives() {
     for (format, file) in [(ArchiveFormat::Docker, "docker.tar"), (ArchiveFormat::Oci, "oci.tar")] {
         let path = work.path().join(file);
         let mut f = std::fs::File::create(&path).unwrap();
-        store.save(&[a.clone()], &mut f, format).unwrap();
+        store.save(std::slice::from_ref(&a), &mut f, format).unwrap();
         drop(f);
         let list = Command::new("tar").arg("-tf").arg(&path).output().unwrap();
         let list = String::from_utf8_lossy(&list.stdout).into_owned();

@@ -472,11 +472,10 @@ impl RegistryClient {
         }
         let ct = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let claimed = resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        if let Some(len) = content_length(resp.headers()) {
-            if len > MANIFEST_LIMIT {
+        if let Some(len) = content_length(resp.headers())
+            && len > MANIFEST_LIMIT {
                 return Err(Error::TooLarge { reference: repo.reference.clone(), what: "manifest", size: len, limit: MANIFEST_LIMIT });
             }
-        }
         let body = read_limited(resp.into_body(), MANIFEST_LIMIT).await.map_err(|e| match e {
             ReadError::TooLarge(n) => Error::TooLarge { reference: repo.reference.clone(), what: "manifest", size: n, limit: MANIFEST_LIMIT },
             ReadError::Io(e) => Error::Unavailable { reference: repo.reference.clone(), registry: repo.host.clone(), source: Box::new(e) },
@@ -486,13 +485,11 @@ impl RegistryClient {
             if actual != expected {
                 return Err(Error::DigestMismatch { reference: repo.reference.clone(), expected, actual });
             }
-        } else if let Some(c) = claimed {
-            if let Ok(expected) = Digest::parse(&c) {
-                if expected != actual {
+        } else if let Some(c) = claimed
+            && let Ok(expected) = Digest::parse(&c)
+                && expected != actual {
                     return Err(Error::DigestMismatch { reference: repo.reference.clone(), expected, actual });
                 }
-            }
-        }
         Ok((body, actual, ct))
     }
 
