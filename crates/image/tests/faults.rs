@@ -27,6 +27,8 @@ enum Reply {
     Cut { len: usize, body: Vec<u8> },
     /// 206 with the bytes from offset
     Partial { total: usize, from: usize, body: Vec<u8> },
+    /// 401 with this WWW-Authenticate challenge
+    Auth(String),
 }
 
 type Handler = Arc<dyn Fn(&Req) -> Reply + Send + Sync>;
@@ -119,6 +121,9 @@ fn serve(c: TcpStream, h: Handler, log: Arc<Mutex<Vec<Req>>>) {
                     body.len()
                 );
                 let _ = w.write_all(&body);
+            }
+            Reply::Auth(challenge) => {
+                let _ = write!(w, "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {challenge}\r\nContent-Length: 0\r\n\r\n");
             }
             Reply::Cut { len, body } => {
                 let _ = write!(w, "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n");
@@ -306,4 +311,59 @@ fn refuses_schema1() {
     });
     let e = f.pull(&h).unwrap_err();
     assert!(e.to_string().contains("schema 1") && e.to_string().contains("not supported yet"), "{e}");
+}
+
+#[test]
+fn interrupted_pull_is_resumed_by_the_next_pull() {
+    let f = fixture();
+    let layer = f.layer();
+    let cut = Arc::new(AtomicBool::new(true));
+    let cut2 = cut.clone();
+    let h = serve_layout(&f.layout, move |_req, what, body| {
+        (what == layer && cut2.load(Ordering::SeqCst)).then(|| Reply::Cut { len: body.len(), body: body[..body.len() / 2].to_vec() })
+    });
+    let mut cfg = fast_config();
+    cfg.retries = 0;
+    let r = format!("{}/img:latest", h.addr);
+    {
+        let store = open(f.root.path(), cfg.clone());
+        let e = f.rt.block_on(store.pull(&r, None, &Auth::Anonymous, &Progress::none())).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+        assert!(store.list().unwrap().is_empty());
+    }
+    cut.store(false, Ordering::SeqCst);
+    let store = open(f.root.path(), cfg);
+    let img = f.rt.block_on(store.pull(&r, None, &Auth::Anonymous, &Progress::none())).expect("second pull");
+    assert_eq!(img.record.manifest_digest.to_string(), f.layout.manifest_digest);
+    let ranges: Vec<String> = h.requests().into_iter().filter_map(|r| r.headers.get("range").cloned()).collect();
+    assert_eq!(ranges.len(), 1, "the second pull continues where the first stopped: {ranges:?}");
+    let from: u64 = ranges[0].trim_start_matches("bytes=").trim_end_matches('-').parse().unwrap();
+    assert!(from > 0, "{ranges:?}");
+}
+
+#[test]
+fn anonymous_bearer_token_flow() {
+    let f = fixture();
+    let token_hits = Arc::new(AtomicUsize::new(0));
+    let hits = token_hits.clone();
+    let addr_cell: Arc<Mutex<String>> = Arc::default();
+    let addr2 = addr_cell.clone();
+    let h = serve_layout(&f.layout, move |req, _what, _body| {
+        if req.headers.get("authorization").map(String::as_str) == Some("Bearer t0k3n") {
+            return None;
+        }
+        let me = addr2.lock().unwrap().clone();
+        Some(Reply::Auth(format!(r#"Bearer realm="http://{me}/token",service="hostile",scope="repository:img:pull""#)))
+    });
+    *addr_cell.lock().unwrap() = h.addr.clone();
+    // the token endpoint lives on the same hostile server
+    let th = Hostile::start(Arc::new(move |req: &Req| {
+        hits.fetch_add(1, Ordering::SeqCst);
+        assert!(req.path.contains("service=hostile") && req.path.contains("scope=repository%3Aimg%3Apull"), "{}", req.path);
+        Reply::Full(200, "application/json", br#"{"token":"t0k3n","expires_in":300}"#.to_vec())
+    }));
+    *addr_cell.lock().unwrap() = th.addr.clone();
+    let img = f.pull(&h).expect("pull with a bearer token");
+    assert_eq!(img.id.to_string(), f.layout.config_digest);
+    assert_eq!(token_hits.load(Ordering::SeqCst), 1, "the token is fetched once and reused");
 }
