@@ -30,8 +30,23 @@ impl NetworkManager {
                 return Err(Error::NotAttached { container: id.to_string(), network: format!("{} (ADD never completed)", a.network) });
             };
             let call = Call { verb: Verb::Check, container_id: &rec.id, netns: rec.netns.as_deref(), ifname: &a.ifname, network: &a.network };
-            cni::check(&self.inv, &a.conflist, &call, &a.runtime_config, result)?;
+            match cni::check(&self.inv, &a.conflist, &call, &a.runtime_config, result) {
+                Ok(()) => {}
+                Err(e) if is_portmap_ipv6_check_bug(&e) => {
+                    tracing::debug!(container = id, network = %a.network, "ignoring portmap's IPv6 CHECK of an IPv4-only container");
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
+}
+
+/// portmap up to v1.2 checks its IPv6 chain even for containers without
+/// IPv6 and fails there, after the IPv4 check passed
+/// (containernetworking/plugins#819). berth gives containers IPv4 only, so
+/// that failure says nothing about the container.
+fn is_portmap_ipv6_check_bug(e: &Error) -> bool {
+    matches!(e, Error::Plugin { call, msg, .. }
+        if call.plugin == "portmap" && call.command == "CHECK" && msg.starts_with("could not check ipv6 dnat"))
 }
