@@ -55,7 +55,7 @@
 //! Masquerade and forwarding are per network, in berth's own chains, not per
 //! container: one plugin exec (`bridge`, which runs `host-local`) per
 //! attachment, plus `portmap` only when the container publishes ports. See
-//! docs/network.md in the repository for the decisions and measurements.
+//! crates/network/README.md for the decisions and measurements.
 
 pub mod attach;
 mod check;

@@ -170,3 +170,23 @@ fn attach_twice_is_refused_and_the_first_stays_intact() {
     assert!(fx.net().create_netns("ctr-twice").is_err(), "netns exists");
     fx.stop("ctr-twice");
 }
+
+#[test]
+fn teardown_removes_the_namespace_then_deletes() {
+    let host = TestHost::new();
+    let fx = Fixture::new();
+    let (_ns, eps) = fx.start("ctr-fast", &[Attachment::new("bridge")], &[PortMapping::new(18083, 80, Protocol::Tcp)]);
+    let veth = eps[0].host_veth.clone().expect("veth");
+    fx.net().teardown("ctr-fast").expect("teardown");
+    assert!(fx.netns_entries().is_empty());
+    assert_eq!(fx.leases("bridge"), Vec::<String>::new());
+    assert_eq!(rules_mentioning(&host.iptables_save(), "ctr-fast"), Vec::<String>::new());
+    assert!(fx.net().attached_containers().is_empty());
+    // the kernel removes the veth with the namespace, asynchronously
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while host.links().contains(&veth) {
+        assert!(std::time::Instant::now() < deadline, "veth {veth} outlived its namespace");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    fx.net().teardown("ctr-fast").expect("idempotent");
+}

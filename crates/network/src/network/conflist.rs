@@ -5,7 +5,7 @@
 //! its own chains (see `firewall.rs`) rather than per-container rules from
 //! the bridge plugin's `ipMasq` and the `firewall` plugin: the same effect
 //! for the container, with one plugin exec per attach instead of three and no
-//! per-container iptables churn (measured in docs/network.md).
+//! per-container iptables churn (measured in crates/network/README.md).
 
 use std::net::Ipv4Addr;
 use std::path::Path;
