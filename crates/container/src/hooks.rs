@@ -60,6 +60,12 @@ fn pidfd_open(pid: u32) -> nix::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Hooks the spec runs in the runtime's namespaces (the others run in the
+/// container's).
+fn runtime_ns(kind: &str) -> bool {
+    matches!(kind, "prestart" | "createRuntime" | "poststart" | "poststop")
+}
+
 /// Runs one hook.
 pub fn run(kind: &'static str, index: usize, h: &Hook, state_json: &[u8]) -> Result<()> {
     let fail = |msg: String| Error::Hook { kind, index, path: h.path().clone(), msg };
@@ -74,6 +80,19 @@ pub fn run(kind: &'static str, index: usize, h: &Hook, state_json: &[u8]) -> Res
     for kv in h.env().iter().flatten() {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);
+        }
+    }
+    if runtime_ns(kind) {
+        if let Some(ns) = crate::exe_guard::host_mount_ns() {
+            let raw = ns.as_raw_fd();
+            // SAFETY: the closure only calls setns(2) on an fd that stays open
+            // for the life of the process; no allocation, no locks.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let fd = std::os::fd::BorrowedFd::borrow_raw(raw);
+                    nix::sched::setns(fd, nix::sched::CloneFlags::CLONE_NEWNS).map_err(std::io::Error::from)
+                });
+            }
         }
     }
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());

@@ -84,8 +84,7 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli, logger: &log::Logger) -> Result<u8> {
     if cli.version {
-        println!("berth-runtime version {}", env!("CARGO_PKG_VERSION"));
-        println!("spec: {}", berth_container::OCI_VERSION);
+        out(&format!("berth-runtime version {}\nspec: {}\n", env!("CARGO_PKG_VERSION"), berth_container::OCI_VERSION))?;
         return Ok(0);
     }
     let Some(cmd) = &cli.cmd else {
@@ -96,17 +95,17 @@ fn run(cli: &Cli, logger: &log::Logger) -> Result<u8> {
     let rt = Runtime::new(cli.root.clone().unwrap_or_else(default_root), cli.systemd_cgroup);
     match cmd {
         Cmd::Create(a) => {
-            berth_container::exe_guard::ensure_sealed()?;
+            berth_container::exe_guard::ensure_protected(3 + a.preserve_fds as i32)?;
             lifecycle::create::create(&rt, &create_opts(a), false)?;
         }
         Cmd::Run { create, detach, keep } => {
-            berth_container::exe_guard::ensure_sealed()?;
+            berth_container::exe_guard::ensure_protected(3 + create.preserve_fds as i32)?;
             return run_container(&rt, &create_opts(create), *detach, *keep, logger);
         }
         Cmd::Start { id } => lifecycle::start::start(&rt, id)?,
         Cmd::State { id } => {
             let v = lifecycle::state::state(&rt, id)?;
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            out(&(serde_json::to_string_pretty(&v)? + "\n"))?;
         }
         Cmd::Kill { all, id, signal } => {
             let sig = berth_container::signal::parse(signal)?;
@@ -115,31 +114,33 @@ fn run(cli: &Cli, logger: &log::Logger) -> Result<u8> {
         Cmd::Delete { force, id } => lifecycle::delete::delete(&rt, id, *force)?,
         Cmd::List { format, quiet } => {
             let list = lifecycle::list::list(&rt)?;
-            let mut out = std::io::stdout().lock();
             if *quiet {
+                let mut s = String::new();
                 for c in &list {
-                    writeln!(out, "{}", c["id"].as_str().unwrap_or_default())?;
+                    s.push_str(c["id"].as_str().unwrap_or_default());
+                    s.push('\n');
                 }
+                out(&s)?;
             } else if format == "json" {
-                writeln!(out, "{}", serde_json::to_string(&list)?)?;
+                out(&(serde_json::to_string(&list)? + "\n"))?;
             } else {
                 let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
                 for c in &list {
                     let s = |k: &str| c[k].as_str().map(String::from).unwrap_or_else(|| c[k].to_string());
                     rows.push(vec![s("id"), s("pid"), s("status"), s("bundle"), s("created"), s("owner")]);
                 }
-                write!(out, "{}", lifecycle::list::table(&rows))?;
+                out(&lifecycle::list::table(&rows))?;
             }
         }
         Cmd::Ps { format, id, ps_args } => {
             if format == "json" {
-                println!("{}", serde_json::to_string(&lifecycle::ps::pids(&rt, id)?)?);
+                out(&(serde_json::to_string(&lifecycle::ps::pids(&rt, id)?)? + "\n"))?;
             } else {
-                print!("{}", lifecycle::ps::table(&rt, id, ps_args)?);
+                out(&lifecycle::ps::table(&rt, id, ps_args)?)?;
             }
         }
         Cmd::Exec(a) => {
-            berth_container::exe_guard::ensure_sealed()?;
+            berth_container::exe_guard::ensure_protected(3 + a.preserve_fds as i32)?;
             let o = lifecycle::exec::ExecOpts {
                 id: a.id.clone(),
                 process_file: a.process.clone(),
@@ -171,7 +172,7 @@ fn run(cli: &Cli, logger: &log::Logger) -> Result<u8> {
             }
             std::fs::write(&path, serde_json::to_string_pretty(&spec)? + "\n").with_context(|| format!("write {}", path.display()))?;
         }
-        Cmd::Features => println!("{}", serde_json::to_string_pretty(&berth_container::features::features())?),
+        Cmd::Features => out(&(serde_json::to_string_pretty(&berth_container::features::features())? + "\n"))?,
         Cmd::Pause { id } => lifecycle::pause::pause(&rt, id)?,
         Cmd::Resume { id } => lifecycle::pause::resume(&rt, id)?,
         Cmd::Update(a) => {
@@ -187,6 +188,16 @@ fn run(cli: &Cli, logger: &log::Logger) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// Writes to stdout; a reader that went away (`state x | head -1`) is not
+/// an error, as with runc.
+fn out(s: &str) -> Result<()> {
+    let mut o = std::io::stdout().lock();
+    match o.write_all(s.as_bytes()).and_then(|_| o.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 fn create_opts(a: &cli::CreateArgs) -> lifecycle::create::CreateOpts {

@@ -8,8 +8,13 @@ use super::{Runtime, bad_status};
 use crate::state::Status;
 use crate::{Error, Result};
 
-fn line(out: &mut dyn Write, v: serde_json::Value) -> Result<()> {
-    writeln!(out, "{v}").and_then(|_| out.flush()).map_err(|e| Error::Msg(format!("write events: {e}")))
+/// Writes one event line; `Ok(false)` when the reader has gone away.
+fn line(out: &mut dyn Write, v: serde_json::Value) -> Result<bool> {
+    match writeln!(out, "{v}").and_then(|_| out.flush()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(Error::Msg(format!("write events: {e}"))),
+    }
 }
 
 /// Prints statistics once (`--stats`) or streams them every `interval`
@@ -27,7 +32,7 @@ pub fn events(rt: &Runtime, id: &str, interval: Duration, stats_once: bool, out:
         Ok(serde_json::json!({ "type": "stats", "id": id, "data": cg.stats()? }))
     };
     if stats_once {
-        return line(out, stats(&*cg)?);
+        return line(out, stats(&*cg)?).map(drop);
     }
     let mut watcher = cg.oom_watcher()?;
     let mut next = Instant::now() + interval;
@@ -36,7 +41,9 @@ pub fn events(rt: &Runtime, id: &str, interval: Duration, stats_once: bool, out:
         match watcher.wait(Some(left))? {
             berth_cgroups::OomEvent::Oom(n) => {
                 for _ in 0..n {
-                    line(out, serde_json::json!({ "type": "oom", "id": id }))?;
+                    if !line(out, serde_json::json!({ "type": "oom", "id": id }))? {
+                        return Ok(());
+                    }
                 }
             }
             berth_cgroups::OomEvent::Gone => return Ok(()),
@@ -46,7 +53,9 @@ pub fn events(rt: &Runtime, id: &str, interval: Duration, stats_once: bool, out:
             return Ok(());
         }
         if Instant::now() >= next {
-            line(out, stats(&*cg)?)?;
+            if !line(out, stats(&*cg)?)? {
+                return Ok(());
+            }
             next += interval;
         }
     }
