@@ -1,0 +1,227 @@
+//! `docker exec`: processes run in a running container through its shim.
+//! Exec records live in memory only, as in docker; they go with their
+//! container.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+use crate::engine::{AttachIo, ExecStarted, Inner};
+use crate::error::{Error, Result, StartFailure};
+use crate::model::{EventType, ExecDetails, ExecStartOptions};
+use crate::spec::ExecSpec;
+
+#[derive(Debug)]
+pub(crate) struct Exec {
+    pub id: String,
+    pub container_id: String,
+    pub spec: ExecSpec,
+    pub state: Mutex<ExecState>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ExecState {
+    pub started: bool,
+    pub running: bool,
+    pub exit_code: Option<i32>,
+    pub pid: i32,
+}
+
+fn cmd_line(spec: &ExecSpec) -> String {
+    spec.cmd.join(" ")
+}
+
+pub(crate) async fn create(inner: &Arc<Inner>, id: &str, spec: ExecSpec) -> Result<String> {
+    let c = inner.lookup(id)?;
+    let (running, paused, restarting) = {
+        let r = c.rec();
+        (r.state.running, r.state.paused, r.state.restarting)
+    };
+    if !running {
+        return Err(Error::Conflict(format!("container {} is not running", c.id)));
+    }
+    if paused {
+        return Err(Error::Conflict(format!("container {} is paused, unpause the container before exec", c.id)));
+    }
+    if restarting {
+        return Err(Error::Conflict(format!("container {} is restarting, wait until the container is running", c.id)));
+    }
+    if spec.cmd.is_empty() {
+        return Err(Error::invalid("No exec command specified"));
+    }
+    if spec.detach_keys.as_deref().is_some_and(|k| !k.is_empty()) {
+        return Err(Error::unsupported("--detach-keys"));
+    }
+    for e in &spec.env {
+        if e.split('=').next().is_none_or(str::is_empty) {
+            return Err(Error::invalid(format!("invalid environment variable: {e}")));
+        }
+    }
+    let exec_id = crate::names::new_id();
+    let e = Arc::new(Exec { id: exec_id.clone(), container_id: c.id.clone(), spec: spec.clone(), state: Mutex::new(ExecState::default()) });
+    inner.execs.lock().unwrap_or_else(|p| p.into_inner()).insert(exec_id.clone(), e);
+    let rec = c.snapshot();
+    inner.container_event(&rec, &format!("exec_create: {}", cmd_line(&spec)), &[("execID", exec_id.clone())]);
+    Ok(exec_id)
+}
+
+fn lookup(inner: &Inner, exec_id: &str) -> Result<Arc<Exec>> {
+    inner.execs.lock().unwrap_or_else(|p| p.into_inner()).get(exec_id).cloned().ok_or_else(|| Error::NoSuchExec(exec_id.to_owned()))
+}
+
+/// The OCI `process` of an exec: the container's environment and
+/// capabilities, the exec's user, dir, env, terminal.
+fn process(inner: &Inner, c: &crate::engine::Container, e: &Exec, tty: bool) -> Result<Value> {
+    let rec = c.snapshot();
+    let rootfs = inner.container_dir(&rec.id).join("rootfs");
+    let user_s = e.spec.user.clone().filter(|u| !u.is_empty()).or(rec.spec.user.clone()).unwrap_or_default();
+    let passwd = crate::archive::read_in_root(&rootfs, "/etc/passwd");
+    let group = crate::archive::read_in_root(&rootfs, "/etc/group");
+    let groups = if e.spec.user.as_deref().is_some_and(|u| !u.is_empty()) { Vec::new() } else { rec.spec.group_add.clone() };
+    let user = crate::oci::user::resolve(&user_s, &groups, passwd.as_deref(), group.as_deref())?;
+    let mut env = vec![format!("PATH={}", crate::oci::DEFAULT_PATH), format!("HOSTNAME={}", rec.hostname)];
+    if tty {
+        env.push("TERM=xterm".into());
+    }
+    crate::oci::merge_env(&mut env, &rec.spec.env);
+    crate::oci::merge_env(&mut env, &e.spec.env);
+    if !env.iter().any(|v| v.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user.home));
+    }
+    let caps = crate::oci::caps::compute(rec.spec.privileged || e.spec.privileged, &rec.spec.cap_add, &rec.spec.cap_drop)?;
+    let sec = crate::oci::security_opts(&rec.spec.security_opt)?;
+    let cwd = e.spec.working_dir.clone().filter(|w| !w.is_empty()).or(rec.spec.working_dir.clone()).filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into());
+    if !cwd.starts_with('/') {
+        return Err(Error::invalid(format!("the working directory '{cwd}' is invalid, it needs to be an absolute path")));
+    }
+    let mut p = json!({
+        "terminal": tty,
+        "user": {"uid": user.uid, "gid": user.gid},
+        "args": e.spec.cmd,
+        "env": env,
+        "cwd": cwd,
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        "noNewPrivileges": sec.no_new_privileges,
+    });
+    if !user.additional_gids.is_empty() {
+        p["user"]["additionalGids"] = json!(user.additional_gids);
+    }
+    if let Some((h, w)) = e.spec.console_size {
+        p["consoleSize"] = json!({"height": h, "width": w});
+    }
+    Ok(p)
+}
+
+pub(crate) async fn start(inner: &Arc<Inner>, exec_id: &str, opts: ExecStartOptions) -> Result<ExecStarted> {
+    let e = lookup(inner, exec_id)?;
+    {
+        let mut st = e.state.lock().unwrap_or_else(|p| p.into_inner());
+        if st.started {
+            return Err(Error::Conflict(format!("exec instance {exec_id} has already been started")));
+        }
+        st.started = true;
+    }
+    let c = inner.lookup(&e.container_id)?;
+    if !c.rec().state.running {
+        return Err(Error::Conflict(format!("container {} is not running", c.id)));
+    }
+    let shim = c.shim().ok_or_else(|| Error::Conflict(format!("container {} is not running", c.id)))?;
+    let tty = opts.tty || e.spec.tty;
+    let proc_ = process(inner, &c, &e, tty)?;
+    let stdin = e.spec.attach_stdin && !opts.detach;
+    let req = json!({"op": "exec", "exec_id": exec_id, "process": proc_, "terminal": tty, "stdin": stdin, "attach": !opts.detach});
+    let fail = |err: Error| -> Error {
+        let err = match err {
+            Error::Runtime { detail, .. } => {
+                let failure = StartFailure::classify(&detail);
+                Error::StartFailed { message: format!("OCI runtime exec failed: exec failed: unable to start container process: {detail}"), failure }
+            }
+            e => e,
+        };
+        let code = match err.start_failure() {
+            Some(StartFailure::NotFound) => 127,
+            Some(_) => 126,
+            None => 126,
+        };
+        let mut st = e.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.running = false;
+        st.exit_code = Some(code);
+        err
+    };
+    let rec = c.snapshot();
+    let (answer, stream) = if opts.detach {
+        (shim.request(req).await.map_err(fail)?, None)
+    } else {
+        let (a, s) = shim.stream(req).await.map_err(fail)?;
+        (a, Some(s))
+    };
+    let pid = answer.get("pid").and_then(Value::as_i64).unwrap_or(0) as i32;
+    {
+        let mut st = e.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.running = true;
+        st.pid = pid;
+    }
+    inner.container_event(&rec, &format!("exec_start: {}", cmd_line(&e.spec)), &[("execID", exec_id.to_owned())]);
+    // reap: the exit code from the shim, then exec_die
+    let (inner2, e2, shim2) = (inner.clone(), e.clone(), shim.clone());
+    tokio::spawn(async move {
+        let code = match shim2.wait(Some(&e2.id)).await {
+            Ok(x) => x.exit_code,
+            Err(err) => {
+                tracing::debug!(exec = %e2.id, error = %err, "exec wait");
+                137
+            }
+        };
+        {
+            let mut st = e2.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.running = false;
+            st.exit_code = Some(code);
+            st.pid = 0;
+        }
+        let mut attrs = rec.spec.labels.clone();
+        attrs.insert("name".into(), rec.name.clone());
+        attrs.insert("image".into(), rec.image_ref.clone());
+        attrs.insert("execID".into(), e2.id.clone());
+        attrs.insert("exitCode".into(), code.to_string());
+        inner2.events.publish(EventType::Container, "exec_die", rec.id.clone(), attrs);
+    });
+    Ok(match stream {
+        Some(s) => ExecStarted::Attached(AttachIo { io: Box::new(s), tty }),
+        None => ExecStarted::Detached,
+    })
+}
+
+pub(crate) async fn inspect(inner: &Arc<Inner>, exec_id: &str) -> Result<ExecDetails> {
+    let e = lookup(inner, exec_id)?;
+    let st = e.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let c = inner.lookup(&e.container_id).ok();
+    let user = e.spec.user.clone().or_else(|| c.as_ref().and_then(|c| c.rec().spec.user.clone())).unwrap_or_default();
+    let mut args = e.spec.cmd.clone();
+    let entrypoint = if args.is_empty() { String::new() } else { args.remove(0) };
+    Ok(ExecDetails {
+        id: e.id.clone(),
+        container_id: e.container_id.clone(),
+        running: st.running,
+        exit_code: st.exit_code,
+        pid: st.pid,
+        open_stdin: e.spec.attach_stdin,
+        open_stdout: e.spec.attach_stdout,
+        open_stderr: e.spec.attach_stderr,
+        spec: e.spec.clone(),
+        entrypoint,
+        arguments: args,
+        user,
+        can_remove: !st.running,
+    })
+}
+
+pub(crate) async fn resize(inner: &Arc<Inner>, exec_id: &str, height: u16, width: u16) -> Result<()> {
+    let e = lookup(inner, exec_id)?;
+    let running = e.state.lock().unwrap_or_else(|p| p.into_inner()).running;
+    if !running {
+        return Err(Error::Conflict(format!("exec {exec_id} is not running")));
+    }
+    let c = inner.lookup(&e.container_id)?;
+    let shim = c.shim().ok_or_else(|| Error::Conflict(format!("container {} is not running", c.id)))?;
+    shim.resize(Some(exec_id), height, width).await
+}
