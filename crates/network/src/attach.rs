@@ -229,6 +229,7 @@ impl NetworkManager {
         let rec = rec.clone();
         persist::write_json_atomic(&self.record_path(id), &rec)?;
         drop(inner);
+        self.sync_dns(id);
         let eps: Vec<Endpoint> = rec.attachments.iter().filter_map(endpoint_of).collect();
         tracing::info!(container = id, networks = eps.len(), "attached");
         Ok(eps)
@@ -304,6 +305,7 @@ impl NetworkManager {
         let snapshot = r.clone();
         persist::write_json_atomic(&self.record_path(id), &snapshot)?;
         drop(inner);
+        self.sync_dns(id);
         self.refresh_hosts(id);
         ep.ok_or_else(|| Error::PluginResult {
             call: crate::error::PluginCall::boxed("bridge", "ADD", id.to_string(), att.network.clone()),

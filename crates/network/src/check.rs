@@ -25,6 +25,9 @@ impl NetworkManager {
                 source: std::io::Error::from(std::io::ErrorKind::NotFound),
             });
         }
+        if self.wants_dns(id) && !self.dns.serving(id) {
+            return Err(Error::NotAttached { container: id.to_string(), network: "(embedded DNS server not running)".into() });
+        }
         for a in &rec.attachments {
             let Some(result) = a.result.as_ref().filter(|_| a.state == AttachState::Added) else {
                 return Err(Error::NotAttached { container: id.to_string(), network: format!("{} (ADD never completed)", a.network) });

@@ -57,6 +57,13 @@ pub struct NetConfig {
     pub host_hosts: PathBuf,
     /// how long one plugin may run before it is killed
     pub plugin_timeout: Duration,
+    /// serve container names on user-defined networks at 127.0.0.11
+    /// (docker's embedded DNS)
+    pub embedded_dns: bool,
+    /// let that server forward other names to the upstream nameservers
+    /// (the container's `--dns`, else the host's); off in tests, which must
+    /// not send DNS queries anywhere
+    pub dns_forward: bool,
 }
 
 impl NetConfig {
@@ -81,6 +88,8 @@ impl NetConfig {
             systemd_resolv_conf: PathBuf::from("/run/systemd/resolve/resolv.conf"),
             host_hosts: PathBuf::from("/etc/hosts"),
             plugin_timeout: Duration::from_secs(60),
+            embedded_dns: true,
+            dns_forward: true,
         }
     }
 }

@@ -33,6 +33,7 @@ impl NetworkManager {
             inner.containers.remove(id);
             inner.ports.release(id);
             persist::remove_durable(&self.record_path(id))?;
+            self.dns.remove(id);
         } else {
             let released: Vec<PublishedPort> = rec
                 .attachments
@@ -102,6 +103,7 @@ impl NetworkManager {
             persist::write_json_atomic(&self.record_path(id), &snapshot)?;
         }
         drop(inner);
+        self.sync_dns(id);
         self.refresh_hosts(id);
         Ok(())
     }

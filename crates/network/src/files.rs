@@ -104,11 +104,14 @@ pub(crate) fn render_host_mode_hosts(host_file: &str, extra: &[(String, String)]
 pub(crate) fn render_resolv_conf(host: &str, opts: &FileOptions, keep_loopback: bool, ipv6: bool) -> String {
     let mut out = Vec::<String>::new();
     let mut nameservers = 0;
+    // where nameserver lines go: where the host had its first one
+    let mut ns_pos: Option<usize> = None;
     for line in host.lines() {
         let trimmed = line.trim();
         let mut words = trimmed.split_whitespace();
         match words.next() {
             Some("nameserver") => {
+                ns_pos.get_or_insert(out.len());
                 if !opts.dns.is_empty() {
                     continue;
                 }
@@ -128,15 +131,15 @@ pub(crate) fn render_resolv_conf(host: &str, opts: &FileOptions, keep_loopback: 
             _ => out.push(line.to_string()),
         }
     }
-    for ns in &opts.dns {
-        out.push(format!("nameserver {ns}"));
-        nameservers += 1;
-    }
-    if nameservers == 0 {
-        for ns in FALLBACK_NAMESERVERS {
-            out.push(format!("nameserver {ns}"));
-        }
-    }
+    let pos = ns_pos.unwrap_or_else(|| out.iter().take_while(|l| l.trim_start().starts_with('#')).count());
+    let added: Vec<String> = if !opts.dns.is_empty() {
+        opts.dns.iter().map(|ns| format!("nameserver {ns}")).collect()
+    } else if nameservers == 0 {
+        FALLBACK_NAMESERVERS.iter().map(|ns| format!("nameserver {ns}")).collect()
+    } else {
+        Vec::new()
+    };
+    out.splice(pos..pos, added);
     if !opts.dns_search.is_empty() {
         let search: Vec<&str> = opts.dns_search.iter().map(String::as_str).filter(|s| *s != ".").collect();
         if !search.is_empty() {
@@ -147,6 +150,26 @@ pub(crate) fn render_resolv_conf(host: &str, opts: &FileOptions, keep_loopback: 
         out.push(format!("options {}", opts.dns_options.join(" ")));
     }
     let mut s = out.join("\n");
+    s.push('\n');
+    s
+}
+
+/// resolv.conf of a container on a user-defined network: the embedded
+/// server only (it forwards to the `--dns` servers or the host's), the
+/// search list and options kept or overridden, and `ndots:0` as docker adds
+/// unless the user set ndots.
+pub(crate) fn render_embedded_resolv(host: &str, opts: &FileOptions) -> String {
+    let only_embedded = FileOptions { dns: vec![crate::dns::DNS_ADDR.to_string()], ..opts.clone() };
+    let base = render_resolv_conf(host, &only_embedded, false, false);
+    if base.contains("ndots:") {
+        return base;
+    }
+    let mut lines: Vec<String> = base.lines().map(str::to_string).collect();
+    match lines.iter_mut().find(|l| l.split_whitespace().next() == Some("options")) {
+        Some(l) => l.push_str(" ndots:0"),
+        None => lines.push("options ndots:0".into()),
+    }
+    let mut s = lines.join("\n");
     s.push('\n');
     s
 }
@@ -242,7 +265,13 @@ impl crate::NetworkManager {
         } else {
             host_resolv
         };
-        let resolv = render_resolv_conf(&host_resolv, opts, host_mode, false);
+        let resolv = if self.wants_dns(id) {
+            let servers = opts.dns.iter().filter_map(|d| d.parse().ok()).collect();
+            self.dns.set_upstreams(id, servers);
+            render_embedded_resolv(&host_resolv, opts)
+        } else {
+            render_resolv_conf(&host_resolv, opts, host_mode, false)
+        };
         write_in_place(&files.hosts, hosts.as_bytes())?;
         write_in_place(&files.resolv_conf, resolv.as_bytes())?;
         write_in_place(&files.hostname, format!("{}\n", opts.hostname).as_bytes())?;
@@ -418,6 +447,18 @@ mod tests {
         assert!(validate_extra_host("db", "nope").is_err());
         assert!(validate_extra_host("", "192.0.2.1").is_err());
         assert!(validate_dns(&FileOptions { dns: vec!["x".into()], ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn embedded_resolver_file() {
+        let host = "nameserver 10.0.0.1\nsearch corp.example\noptions edns0\n";
+        assert_eq!(
+            render_embedded_resolv(host, &FileOptions::default()),
+            "nameserver 127.0.0.11\nsearch corp.example\noptions edns0 ndots:0\n"
+        );
+        let opts = FileOptions { dns: vec!["192.0.2.1".into()], dns_options: vec!["ndots:2".into()], ..Default::default() };
+        assert_eq!(render_embedded_resolv(host, &opts), "nameserver 127.0.0.11\nsearch corp.example\noptions ndots:2\n");
+        assert_eq!(render_embedded_resolv("", &FileOptions::default()), "nameserver 127.0.0.11\noptions ndots:0\n");
     }
 
     #[test]

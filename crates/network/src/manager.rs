@@ -29,6 +29,7 @@ pub struct NetworkManager {
     pub(crate) cfg: NetConfig,
     pub(crate) inv: Invoker,
     pub(crate) inner: Mutex<Inner>,
+    pub(crate) dns: crate::dns::Dns,
     busy: Mutex<HashSet<String>>,
     busy_cv: Condvar,
     _lock: StateLock,
@@ -72,9 +73,11 @@ impl NetworkManager {
         crate::netns::prepare_run_dir(&cfg.run_dir)?;
         network::validate_ifname("default bridge name", &cfg.default_bridge)?;
         let inv = Invoker::new(cfg.cni_bin_dirs.clone(), cfg.plugin_timeout);
+        let dns = crate::dns::Dns::new(cfg.dns_forward, cfg.host_resolv_conf.clone());
         let m = NetworkManager {
             cfg,
             inv,
+            dns,
             inner: Mutex::new(Inner::default()),
             busy: Mutex::new(HashSet::new()),
             busy_cv: Condvar::new(),
@@ -82,6 +85,9 @@ impl NetworkManager {
         };
         m.load()?;
         m.sync_firewall()?;
+        for id in m.attached_containers() {
+            m.sync_dns(&id);
+        }
         Ok(m)
     }
 
@@ -491,6 +497,50 @@ impl NetworkManager {
             options: n.options.clone(),
             labels: n.labels.clone(),
         }
+    }
+
+    /// The names a container answers to on user-defined networks, for the
+    /// embedded DNS server: its name, its aliases there, its short id.
+    pub(crate) fn sync_dns(&self, id: &str) {
+        if !self.cfg.embedded_dns {
+            return;
+        }
+        let (entries, netns) = {
+            let inner = self.lock();
+            let Some(rec) = inner.containers.get(id) else {
+                drop(inner);
+                self.dns.remove(id);
+                return;
+            };
+            let entries: Vec<crate::dns::NameEntry> = rec
+                .attachments
+                .iter()
+                .filter(|a| !network::is_predefined(&a.network))
+                .filter_map(|a| {
+                    let s = a.summary()?;
+                    let mut names: Vec<String> = Vec::new();
+                    if !rec.name.is_empty() {
+                        names.push(rec.name.clone());
+                    }
+                    names.extend(a.aliases.iter().cloned());
+                    if rec.id.len() >= 12 {
+                        names.push(rec.id[..12].to_string());
+                    }
+                    Some(crate::dns::NameEntry { network: a.network.clone(), names, ip: s.ip })
+                })
+                .collect();
+            (entries, rec.netns.clone().filter(|p| crate::netns::is_alive(p)))
+        };
+        if let Err(e) = self.dns.update(id, entries, netns.as_deref()) {
+            tracing::error!(container = id, error = %e, "cannot start the embedded DNS server for the container");
+        }
+    }
+
+    /// Whether the container is on a user-defined network (and so gets the
+    /// embedded DNS server).
+    pub(crate) fn wants_dns(&self, id: &str) -> bool {
+        self.cfg.embedded_dns
+            && self.lock().containers.get(id).is_some_and(|r| r.attachments.iter().any(|a| !network::is_predefined(&a.network)))
     }
 
     /// The gateway of the default bridge network (docker's `host-gateway`

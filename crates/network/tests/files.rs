@@ -12,7 +12,11 @@ use common::{Fixture, TestHost};
 #[test]
 fn files_of_a_container_on_a_user_network() {
     let _host = TestHost::new();
-    let fx = Fixture::new();
+    // without the embedded DNS server, resolv.conf is the filtered host file
+    // (tests/dns.rs covers the file that points at 127.0.0.11)
+    let mut fx = Fixture::unopened();
+    fx.cfg.embedded_dns = false;
+    fx.open();
     fx.net()
         .create_network("appnet", &NetworkOptions { subnet: Some("10.212.0.0/24".into()), ..Default::default() })
         .expect("create");

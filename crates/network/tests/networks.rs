@@ -31,7 +31,7 @@ fn user_network_has_its_own_bridge_and_subnet_and_is_isolated_from_the_default()
     let bridge = format!("berth-{}", &info.id[..9]);
 
     let (ns_u1, u1) = fx.start("u1", &[Attachment::new("front")], &[]);
-    let (ns_u2, u2) = fx.start("u2", &[Attachment::new("front")], &[]);
+    let (_ns_u2, u2) = fx.start("u2", &[Attachment::new("front")], &[]);
     let (ns_d, d) = fx.start("d1", &[Attachment::new("bridge")], &[]);
     assert!(host.links().contains(&bridge), "bridge {bridge} created");
     assert_eq!(u1[0].gateway, Some(Ipv4Addr::new(10, 201, 0, 1)));
@@ -212,7 +212,7 @@ fn static_ip_aliases_and_connect_disconnect() {
     fx.net().create_network("app", &opts("10.208.0.0/24")).expect("create");
     fx.net().create_network("db", &opts("10.209.0.0/24")).expect("create");
     let fixed = Attachment { network: "app".into(), aliases: vec!["web".into()], ipv4: Some(Ipv4Addr::new(10, 208, 0, 50)) };
-    let (ns, eps) = fx.start("s1", &[fixed.clone()], &[]);
+    let (ns, eps) = fx.start("s1", std::slice::from_ref(&fixed), &[]);
     assert_eq!(eps[0].ip, Ipv4Addr::new(10, 208, 0, 50));
     assert_eq!(eps[0].aliases, ["web"]);
     // the address is taken now

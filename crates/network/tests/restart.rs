@@ -129,6 +129,7 @@ fn crash_helper() {
     let mut cfg = NetConfig::new(PathBuf::from(parts[0]), PathBuf::from(parts[1]));
     cfg.cni_bin_dirs = vec![PathBuf::from(parts[2]), PathBuf::from("/usr/lib/cni")];
     cfg.ephemeral_ports = Some((41000, 41099));
+    cfg.dns_forward = false;
     let net = NetworkManager::open(cfg).expect("open");
     let ns = net.create_netns("victim").expect("netns");
     let ports = parse_port_spec("18092:80").expect("spec");

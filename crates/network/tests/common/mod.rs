@@ -88,6 +88,8 @@ impl Fixture {
         let mut cfg = NetConfig::new(root.path().join("state"), root.path().join("run"));
         cfg.cni_bin_dirs = vec![PathBuf::from("/usr/lib/cni")];
         cfg.ephemeral_ports = Some((41000, 41099));
+        // the embedded DNS server answers berth's names only: never forward
+        cfg.dns_forward = false;
         // a resolver file of our own: tests never read (or query) the host's
         let resolv = root.path().join("host-resolv.conf");
         std::fs::write(&resolv, "nameserver 127.0.0.53\nnameserver 192.0.2.53\nsearch example.test\n").expect("write");
