@@ -19,7 +19,7 @@ TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
 
 need=()
-for p in containerd podman skopeo docker-registry hyperfine openssl; do
+for p in containerd podman skopeo docker-registry hyperfine openssl jq time; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -149,7 +149,15 @@ bench() { # NAME IMAGE-SRC-DIRS...
     -n "gzip -dc" --prepare "true" "$gz" \
     -n "tar xzf" --prepare "true" "$tarx"
   cat "$RUN/$name.md"
+  # peak RSS of one cold pull each (ctr is a client: containerd's memory is the daemon's)
+  echo "| $name | peak RSS |"; echo "|:---|---:|"
+  rm -rf "$MNT/berth"; /usr/bin/time -f %M -o "$RUN/rss" "$PULL" --root "$MNT/berth" -q "$ref" >/dev/null
+  echo "| berth | $(( $(cat "$RUN/rss") / 1024 )) MiB |"
+  rm -rf "$MNT/skopeo"; /usr/bin/time -f %M -o "$RUN/rss" skopeo --insecure-policy copy -q --src-tls-verify=false "docker://$ref" "oci:$MNT/skopeo:latest" >/dev/null
+  echo "| skopeo | $(( $(cat "$RUN/rss") / 1024 )) MiB |"
+  $PODMAN rmi -af >/dev/null 2>&1 || true
+  /usr/bin/time -f %M -o "$RUN/rss" $PODMAN pull -q --tls-verify=false "$ref" >/dev/null
+  echo "| podman | $(( $(cat "$RUN/rss") / 1024 )) MiB |"
 }
-command -v jq >/dev/null || { apt-get install -y -qq jq >/dev/null; }
 echo "## (a) big: 6 layers"; bench big
 echo "## (b) small: ~20,000 files in 2 layers"; bench small

@@ -9,6 +9,11 @@
 //! What it must not touch: how a tar stream becomes files (whiteouts, path
 //! safety, xattrs) — that is `berth-snapshots`' job — and containers.
 //!
+//! Entry point: [`ImageStore`] (`open`, async `pull`/`push`/`load`/`import`/
+//! `remove`/`gc`/`commit_container`, and `list`, `get`, `tag`, `save`,
+//! `config`, `prepare_rootfs`, `remove_rootfs`). Every error is an [`Error`]
+//! with a [`ErrorKind`] for HTTP/gRPC status mapping. See `docs/images.md`.
+//!
 //! Why each dependency earns its place:
 //! - `tokio`, `hyper` 1.x, `hyper-util`, `http-body-util`, `http`, `bytes`:
 //!   our own thin distribution-spec client; the pull pipeline needs control of
@@ -16,7 +21,8 @@
 //!   pressure into decompression) that higher-level clients hide.
 //! - `rustls` (ring provider) + `hyper-rustls` + `rustls-pki-types`: TLS
 //!   without OpenSSL or aws-lc, roots read from the system's ca-certificates.
-//! - `redb`: the one embedded metadata database (images, tags, leases).
+//! - `redb`: the one embedded metadata database (images, tags, repo digests,
+//!   container rootfs keys).
 //! - `sha2` + `hex`: digests. `base64`: docker `config.json` credentials.
 //! - `flate2` (zlib-rs backend) and `zstd`: layer decompression.
 //! - `tar` (as a writer/parser only, never for extraction): building import
