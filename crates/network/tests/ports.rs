@@ -138,3 +138,29 @@ fn port_conflicts_are_refused_and_leave_nothing_behind() {
     fx.stop("first");
     fx.stop("second");
 }
+
+#[test]
+fn parallel_attaches_with_ports_all_succeed() {
+    let host = TestHost::new();
+    let fx = Fixture::new();
+    let fx = &fx;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|i| {
+                s.spawn(move || {
+                    let id = format!("par{i}");
+                    let ports = [PortMapping::new(18200 + i, 80, Protocol::Tcp), PortMapping::ephemeral(81, Protocol::Udp)];
+                    fx.start(&id, &[Attachment::new("bridge")], &ports);
+                    fx.net().check(&id).expect("check");
+                    fx.stop(&id);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("thread");
+        }
+    });
+    assert!(fx.net().attached_containers().is_empty());
+    assert_eq!(fx.leases("bridge"), Vec::<String>::new());
+    assert_eq!(rules_mentioning(&host.iptables_save(), "par"), Vec::<String>::new());
+}
