@@ -164,7 +164,18 @@ fn bind_in(netns: &Path) -> std::io::Result<UdpSocket> {
         .name("berth-dns-bind".into())
         .spawn(move || -> std::io::Result<UdpSocket> {
             nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)?;
-            UdpSocket::bind((DNS_ADDR, 53))
+            // a responder of the previous manager (restart in-process) may
+            // still be closing its socket for a moment
+            let mut tries = 0;
+            loop {
+                match UdpSocket::bind((DNS_ADDR, 53)) {
+                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < 20 => {
+                        tries += 1;
+                        std::thread::sleep(Duration::from_millis(25));
+                    }
+                    other => return other,
+                }
+            }
         })?
         .join()
         .map_err(|_| std::io::Error::other("dns bind thread panicked"))?
