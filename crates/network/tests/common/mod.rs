@@ -174,6 +174,27 @@ impl Drop for Fixture {
                 break;
             }
         }
+        if std::thread::panicking() {
+            return;
+        }
+        // what detach could not remove is a leak: no lease, record or veth may remain
+        let ipam = self.cfg.state_dir.join("ipam");
+        let mut leases = Vec::new();
+        for net in std::fs::read_dir(&ipam).into_iter().flatten().flatten() {
+            let n = net.file_name().to_string_lossy().into_owned();
+            leases.extend(self.leases(&n).into_iter().map(|l| format!("{n}/{l}")));
+        }
+        assert_eq!(leases, Vec::<String>::new(), "leases left behind");
+        let records: Vec<_> = std::fs::read_dir(self.cfg.state_dir.join("containers"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(records, Vec::<String>::new(), "records left behind");
+        let dev = std::fs::read_to_string("/proc/thread-self/net/dev").unwrap_or_default();
+        let veths: Vec<&str> = dev.lines().filter_map(|l| l.split(':').next()).map(str::trim).filter(|l| l.starts_with("veth")).collect();
+        assert_eq!(veths, Vec::<&str>::new(), "veths left behind");
     }
 }
 
