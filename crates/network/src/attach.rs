@@ -98,9 +98,11 @@ impl NetworkManager {
     pub fn create_netns(&self, id: &str) -> Result<PathBuf> {
         validate_container_id(id)?;
         let path = self.netns_path(id);
-        if path.exists() {
+        if crate::netns::is_alive(&path) {
             return Err(Error::NetnsExists { container: id.to_string(), path });
         }
+        // the empty mount point of a creation or removal a crash cut short
+        crate::netns::remove(&path)?;
         crate::netns::create(&path)?;
         Ok(path)
     }

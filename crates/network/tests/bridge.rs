@@ -172,6 +172,17 @@ fn attach_twice_is_refused_and_the_first_stays_intact() {
 }
 
 #[test]
+fn a_half_made_namespace_file_does_not_block_create() {
+    let _host = TestHost::new();
+    let fx = Fixture::new();
+    // what a crash between creating the mount point and mounting leaves
+    std::fs::write(fx.cfg.run_dir.join("ctr-half"), b"").expect("write");
+    let ns = fx.net().create_netns("ctr-half").expect("create over the empty file");
+    assert!(ping(&ns, Ipv4Addr::LOCALHOST));
+    fx.net().remove_netns("ctr-half").expect("remove");
+}
+
+#[test]
 fn teardown_removes_the_namespace_then_deletes() {
     let host = TestHost::new();
     let fx = Fixture::new();
