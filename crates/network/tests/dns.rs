@@ -13,7 +13,7 @@ use common::{Fixture, TestHost, run_in};
 
 /// The addresses nslookup printed for `name` (none if resolution failed).
 fn lookup(netns: &Path, name: &str) -> Vec<Ipv4Addr> {
-    let out = run_in(netns, &["nslookup", "-type=a", name, "127.0.0.11"]);
+    let out = run_in(netns, &["nslookup", "-type=a", "-retry=1", "-timeout=2", name, "127.0.0.11"]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     // skip the "Server:/Address: 127.0.0.11:53" header
     text.split("\n\n")
@@ -75,4 +75,56 @@ fn containers_resolve_each_other_on_user_networks_only() {
     fx.stop("gamma");
     fx.net().remove_files("alpha").expect("rm");
     fx.net().remove_files("gamma").expect("rm");
+}
+
+/// Forwarding, tested without any query leaving the test: the "upstream" is
+/// a fake DNS server of this test on 127.0.0.1:53 of the test's own
+/// namespace (where the forwarder runs, as in the daemon's).
+#[test]
+fn unknown_names_are_forwarded_to_the_containers_dns_servers() {
+    use std::net::UdpSocket;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let _host = TestHost::new();
+    let mut fx = Fixture::unopened();
+    fx.cfg.dns_forward = true;
+    std::fs::write(&fx.cfg.host_resolv_conf, "nameserver 127.0.0.1\n").expect("write");
+    fx.open();
+    let upstream = UdpSocket::bind((Ipv4Addr::LOCALHOST, 53)).expect("fake upstream on the test's loopback");
+    let asked = Arc::new(AtomicUsize::new(0));
+    let served = asked.clone();
+    let server = upstream.try_clone().expect("clone");
+    let t = std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = server.recv_from(&mut buf) {
+            if n < 12 {
+                break; // the test's stop datagram
+            }
+            served.fetch_add(1, Ordering::SeqCst);
+            let mut r = buf[..n].to_vec();
+            r[2] |= 0x80; // response
+            r[3] = 0x80;
+            r[6] = 0;
+            r[7] = if u16::from_be_bytes([buf[n - 4], buf[n - 3]]) == 1 { 1 } else { 0 };
+            if r[7] == 1 {
+                r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 99]);
+            }
+            let _ = server.send_to(&r, from);
+        }
+    });
+    fx.net()
+        .create_network("fwd", &NetworkOptions { subnet: Some("10.214.0.0/24".into()), ..Default::default() })
+        .expect("create");
+    let (ns, _) = fx.start("asker", &[Attachment::new("fwd")], &[]);
+    fx.net()
+        .write_files("asker", &FileOptions { hostname: "asker".into(), dns: vec!["127.0.0.1".into()], ..Default::default() })
+        .expect("files");
+    assert_eq!(lookup(&ns, "external.test"), vec![Ipv4Addr::new(192, 0, 2, 99)], "answered by the upstream");
+    assert!(asked.load(Ordering::SeqCst) >= 1);
+    let before = asked.load(Ordering::SeqCst);
+    assert_eq!(lookup(&ns, "asker"), vec![fx.net().endpoints("asker")[0].ip], "own names are not forwarded");
+    assert_eq!(asked.load(Ordering::SeqCst), before);
+    fx.stop("asker");
+    let _ = upstream.send_to(&[0], (Ipv4Addr::LOCALHOST, 53));
+    t.join().expect("fake upstream");
 }
