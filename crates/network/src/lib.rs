@@ -31,12 +31,13 @@
 //!     networks: &[Attachment::new("bridge")],
 //!     ports: &ports,
 //! })?;
+//! // after attach: resolv.conf points at the embedded DNS server on user networks
 //! let files = net.write_files(id, &FileOptions { hostname: id[..4].into(), ..Default::default() })?;
 //! // bind-mount files.hosts, files.resolv_conf, files.hostname into the container
 //!
-//! // container stopped:
-//! net.detach(id)?;
-//! net.remove_netns(id)?;
+//! // container's processes exited: namespace first, then CNI DEL (fast path;
+//! // `detach` + `remove_netns` when the namespace must outlive the DEL)
+//! net.teardown(id)?;
 //! // container removed:
 //! net.remove_files(id)?;
 //! # let _ = (endpoints, files); Ok(()) }
@@ -44,8 +45,17 @@
 //!
 //! For `--network host` pass `Attachment::new("host")` and no namespace of
 //! berth's (the container shares the host's); for `--network none` create the
-//! namespace and attach `none` (loopback only). All methods block: call them
-//! from a blocking thread pool in an async daemon.
+//! namespace and attach `none` (loopback only). `docker network connect` /
+//! `disconnect` are [`NetworkManager::connect`] / [`NetworkManager::disconnect`]
+//! on a running container (they rewrite its hosts file); `docker port` is
+//! [`NetworkManager::ports`]; `-p` values parse with [`parse_port_spec`] and
+//! `-P` is [`PortMapping::ephemeral`] per exposed port. Containers on
+//! user-defined networks resolve each other's names, aliases and short ids
+//! through an embedded DNS server at [`DNS_ADDR`] (127.0.0.11), which
+//! forwards other names upstream.
+//!
+//! All methods block: call them from a blocking thread pool in an async
+//! daemon. Errors carry an [`ErrorKind`] for the API status code.
 //!
 //! # Design
 //!
