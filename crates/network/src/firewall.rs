@@ -81,8 +81,19 @@ pub(crate) fn sync(nets: &[NetRules]) -> Result<()> {
     Ok(())
 }
 
+/// `name` from PATH, or from the sbin directories a daemon started with a
+/// minimal PATH may lack.
+fn tool(name: &str) -> std::path::PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(std::path::PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| std::path::PathBuf::from(name))
+}
+
 fn restore(input: &str) -> Result<()> {
-    let mut child = Command::new("iptables-restore")
+    let mut child = Command::new(tool("iptables-restore"))
         .args(["-w", "--noflush"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -107,7 +118,7 @@ fn restore(input: &str) -> Result<()> {
 }
 
 fn iptables(args: &[&str]) -> Result<std::process::Output> {
-    Command::new("iptables")
+    Command::new(tool("iptables"))
         .arg("-w")
         .args(args)
         .stdin(Stdio::null())
