@@ -104,6 +104,7 @@ fn daemon(cfg: Config, dir: StateDir, report: OwnedFd) -> ExitCode {
                 "status": server.status_name(),
             }));
             drop(report);
+            sys::release_startup_pages();
             sys::release_free_memory();
             let quit = server.run();
             let dir = server.into_state_dir();

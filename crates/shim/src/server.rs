@@ -47,6 +47,8 @@ const STDIN_HIGH: usize = 64 * 1024;
 /// Input a client may send while its request is in progress (exec stdin
 /// sent before the exec started).
 const PENDING_INPUT_MAX: usize = 256 * 1024;
+/// Quiet time (ms) after which the loop gives back its buffers' memory.
+const IDLE_TRIM_MS: u16 = 1000;
 /// Concurrent control connections.
 const MAX_CLIENTS: usize = 128;
 /// Finished exec records kept for `exec_state`/`wait`.
@@ -233,6 +235,8 @@ pub struct Server {
     start_pending: bool,
     seq: u64,
     buf: Vec<u8>,
+    /// Events were handled since memory was last given back.
+    busy_since_trim: bool,
     quit: Option<Quit>,
 }
 
@@ -475,6 +479,10 @@ impl Server {
             }
             let timeout = self.next_timeout();
             let n = match self.ep.wait(&mut events, timeout) {
+                Ok(0) if self.busy_since_trim && timeout == EpollTimeout::from(IDLE_TRIM_MS) => {
+                    self.release_idle_memory();
+                    0
+                }
                 Ok(n) => n,
                 Err(Errno::EINTR) => continue,
                 Err(e) => {
@@ -483,6 +491,7 @@ impl Server {
                     continue;
                 }
             };
+            self.busy_since_trim |= n > 0;
             for ev in &events[..n] {
                 self.dispatch(ev.data(), ev.events());
                 if self.quit.is_some() {
@@ -493,9 +502,37 @@ impl Server {
         }
     }
 
+    /// After a second without events: give the buffers of the last burst
+    /// back, so that an idle shim costs what an idle shim should.
+    fn release_idle_memory(&mut self) {
+        self.busy_since_trim = false;
+        self.buf = Vec::new();
+        for k in self.clients.keys() {
+            if let Some(c) = self.clients.get_mut(k) {
+                if c.out.is_empty() {
+                    c.out = Vec::new();
+                }
+                if c.inbuf.is_empty() {
+                    c.inbuf = Vec::new();
+                }
+            }
+        }
+        for k in self.procs.keys() {
+            if let Some(p) = self.procs.get_mut(k)
+                && p.stdin_buf.is_empty()
+            {
+                p.stdin_buf = Vec::new();
+            }
+        }
+        sys::release_free_memory();
+    }
+
     fn next_timeout(&self) -> EpollTimeout {
         let now = Instant::now();
         let next = self.procs.iter().filter_map(|(_, p)| p.drain_deadline.filter(|_| p.phase == Phase::Exited)).min();
+        if self.busy_since_trim && next.is_none_or(|d| d > now + Duration::from_millis(u64::from(IDLE_TRIM_MS))) {
+            return EpollTimeout::from(IDLE_TRIM_MS);
+        }
         match next {
             None => EpollTimeout::NONE,
             Some(d) => {
@@ -1798,6 +1835,7 @@ impl Parts {
             start_pending: false,
             seq: self.seq,
             buf: Vec::new(),
+            busy_since_trim: false,
             quit: None,
         }
     }
