@@ -333,9 +333,13 @@ impl Ingest {
                 return Err(e);
             }
         }
-        self.file.write_all(data).map_err(Error::io(&self.path))?;
+        self.file.write_all(data).map_err(|e| self.write_err(e))?;
         self.hasher.update(data);
         Ok(())
+    }
+
+    fn write_err(&self, source: io::Error) -> Error {
+        Error::WriteBlob { reference: self.reference.clone(), digest: self.expected.clone(), path: self.path.clone(), source }
     }
 
     /// Verifies size and digest, then makes the blob visible atomically.
@@ -354,9 +358,9 @@ impl Ingest {
             self.discard();
             return Err(e);
         }
-        self.file.sync_all().map_err(Error::io(&self.path))?;
+        self.file.sync_all().map_err(|e| self.write_err(e))?;
         let dest = self.blobs.join(self.expected.hex());
-        fs::rename(&self.path, &dest).map_err(Error::io(&dest))?;
+        fs::rename(&self.path, &dest).map_err(|e| self.write_err(e))?;
         sync_dir(&self.blobs)?;
         Ok(())
     }

@@ -93,6 +93,15 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("writing blob {digest} of {reference} to {path}")]
+    WriteBlob {
+        reference: String,
+        digest: Digest,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("metadata database {path}")]
     Db {
         path: PathBuf,
@@ -153,7 +162,7 @@ impl Error {
                 ErrorKind::FailedPrecondition
             }
             Tls { .. } | Config { .. } => ErrorKind::InvalidArgument,
-            Io { .. } | Db { .. } | Snapshot { .. } => ErrorKind::Internal,
+            Io { .. } | WriteBlob { .. } | Db { .. } | Snapshot { .. } => ErrorKind::Internal,
         }
     }
 

@@ -35,6 +35,11 @@ pub(crate) async fn push(inner: &Arc<Inner>, reference: &str, auth: &Auth, progr
                 sources.push(other.repository().to_owned());
             }
     }
+    // A token for a cross-repository mount must also allow pulling the source.
+    let mut repo = repo;
+    if let Some(from) = sources.first() {
+        repo.scopes.push(format!("repository:{from}:pull"));
+    }
     let mut blobs: Vec<(Digest, u64)> = rec.layers.iter().map(|l| (l.digest.clone(), l.size)).collect();
     let config_size = inner.content.size(&rec.id)?.ok_or_else(|| Error::BlobNotFound { digest: rec.id.clone() })?;
     blobs.push((rec.id.clone(), config_size));
