@@ -65,6 +65,11 @@ impl Filters {
         self.fields.is_empty()
     }
 
+    /// Key → values, for APIs that take filters as a plain map.
+    pub fn to_map(&self) -> BTreeMap<String, Vec<String>> {
+        self.fields.iter().map(|(k, v)| (k.clone(), v.iter().cloned().collect())).collect()
+    }
+
     /// Refuses keys this endpoint does not know.
     pub fn validate(&self, accepted: &[&str]) -> Result<(), InvalidFilter> {
         match self.fields.keys().find(|k| !accepted.contains(&k.as_str())) {

@@ -185,10 +185,11 @@ pub struct Info {
 #[serde(rename_all = "PascalCase", default)]
 pub struct DiskUsage {
     pub layers_size: i64,
-    pub images: Vec<crate::image::ImageSummary>,
-    pub containers: Vec<crate::container::ContainerSummary>,
-    pub volumes: Vec<crate::volume::Volume>,
-    pub build_cache: Vec<serde_json::Value>,
+    /// `null` when not asked for (`type` query parameter).
+    pub images: Option<Vec<crate::image::ImageSummary>>,
+    pub containers: Option<Vec<crate::container::ContainerSummary>>,
+    pub volumes: Option<Vec<crate::volume::Volume>>,
+    pub build_cache: Option<Vec<serde_json::Value>>,
 }
 
 /// Registry credentials: the body of `POST /auth`, and (base64url JSON) the
