@@ -84,7 +84,7 @@ fn sigterm_reaches_the_child_and_its_group() {
         p = pidfile.display(),
         r = ready.display()
     );
-    let mut child = Command::new(init_bin())
+    let child = Command::new(init_bin())
         .args(["-s", "--", "sh", "-c", &script])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
