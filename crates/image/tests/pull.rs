@@ -72,9 +72,20 @@ fn pull_over_tls_with_a_configured_ca() {
     let root = berth_test_support::temp_dir("image-store-");
     let rt = rt();
     let reference = format!("{}/tls/busybox", reg.addr());
-    // without the CA: 127.0.0.1 falls back to http, which a TLS server refuses
+    // without the CA: 127.0.0.1 is an insecure registry (as in docker), so
+    // its certificate is not verified
     {
         let store = open(root.path(), fast_config());
+        let img = rt.block_on(store.pull(&reference, None, &Auth::Default, &Progress::none())).expect("insecure tls");
+        assert_eq!(img.record.manifest_digest.to_string(), layout.manifest_digest);
+        rt.block_on(store.remove(&reference, false)).unwrap();
+    }
+    // a CA that did not sign the server's certificate is refused
+    {
+        let other = Registry::with(Options { tls: true, ..Default::default() });
+        let mut cfg = fast_config();
+        cfg.ca_files.insert(reg.addr().to_owned(), vec![other.ca_file().unwrap().to_owned()]);
+        let store = open(root.path(), cfg);
         let e = rt.block_on(store.pull(&reference, None, &Auth::Default, &Progress::none())).unwrap_err();
         assert!(e.to_string().contains(reg.addr()), "{e}");
     }

@@ -35,8 +35,9 @@ use crate::reference::{DEFAULT_REGISTRY, DEFAULT_REGISTRY_HOST, Reference};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegistryConfig {
-    /// Registries (`host[:port]`) that may be reached over plain http when
-    /// https fails. `localhost` and `127.0.0.0/8` always may, as with docker.
+    /// Registries (`host[:port]`) reached over https without certificate
+    /// verification (unless they have `ca_files`), or over plain http when
+    /// https fails. `localhost` and `127.0.0.0/8` always are, as with docker.
     pub insecure: Vec<String>,
     /// Mirrors for docker.io, tried in order before Docker Hub:
     /// `https://host[:port]` (or `http://` for an insecure mirror).
@@ -193,11 +194,17 @@ impl RegistryClient {
                 return Err(tls_err(format!("CA file {} holds no certificate", f.display())));
             }
         }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| tls_err(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            .map_err(|e| tls_err(e.to_string()))?;
+        // As docker: a registry allowed to use plain http is also reached over
+        // https without certificate verification, unless it has a CA file.
+        let tls = if self.is_insecure(host) && extra.is_empty() {
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerify(provider))).with_no_client_auth()
+        } else {
+            builder.with_root_certificates(roots).with_no_client_auth()
+        };
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(Duration::from_secs(15)));
@@ -684,6 +691,46 @@ impl RegistryClient {
             return Err(self.status_error(repo, "PUT", &path, resp).await);
         }
         Ok(())
+    }
+}
+
+/// Accepts any server certificate (insecure registries only) while still
+/// checking the handshake signatures with the provider's algorithms.
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
