@@ -169,3 +169,40 @@ fn pid1_of_a_real_container() {
     assert!(text.contains("/sbin/docker-init -- sh -c"), "{text}");
     c.assert_no_leaks();
 }
+
+/// The static build `scripts/setup` makes (what the engine bind-mounts):
+/// no program interpreter, and it runs in a container that has no C
+/// library at all. Skipped (with a message) when it has not been built.
+#[test]
+fn static_build_runs_without_a_c_library() {
+    let exe = std::env::current_exe().expect("current_exe");
+    let target = exe.ancestors().nth(3).expect("target dir");
+    let host = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+    let bin = target.join(&host).join("release").join("berth-init");
+    if !bin.is_file() {
+        eprintln!("skipping: {} not built (scripts/setup builds it)", bin.display());
+        return;
+    }
+    assert!(!has_interpreter(&bin), "{} must be statically linked", bin.display());
+    let Some(rt) = Runtime::if_selected(Kind::Berth, &berth_runtime()) else { return };
+    let mut b = Bundle::busybox();
+    b.add_bind(&bin, "/sbin/docker-init", &["ro"]);
+    b.set_args(&["/sbin/docker-init", "--", "sh", "-c", "test ! -e /lib64/ld-linux-x86-64.so.2 && exit 9"]);
+    let mut c = Container::new(&rt, &b);
+    let out = c.run(&[]);
+    assert_eq!(out.code(), Some(9), "{}", out.describe());
+    c.assert_no_leaks();
+}
+
+/// Whether an ELF file has a PT_INTERP program header (is dynamically linked).
+fn has_interpreter(path: &Path) -> bool {
+    let data = std::fs::read(path).expect("read ELF");
+    assert_eq!(&data[..4], b"\x7fELF", "{} is not ELF", path.display());
+    let u16_at = |o: usize| u16::from_le_bytes([data[o], data[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(data[0x20..0x28].try_into().expect("8 bytes")) as usize;
+    let (entsize, num) = (u16_at(0x36), u16_at(0x38));
+    (0..num).any(|i| {
+        let o = phoff + i * entsize;
+        u32::from_le_bytes(data[o..o + 4].try_into().expect("4 bytes")) == 3
+    })
+}

@@ -314,3 +314,31 @@ fn crun_runs_under_the_shim() {
     assert_eq!(json_log(&log)[0]["log"], "crun-ok\n");
     s.delete_and_check();
 }
+
+/// The static build `scripts/setup` makes (what berthd should run) works
+/// like the test build. Skipped (with a message) when it has not been built.
+#[test]
+fn static_build_runs_a_container() {
+    let exe = std::env::current_exe().expect("current_exe");
+    let target = exe.ancestors().nth(3).expect("target dir");
+    let host = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+    let bin = target.join(&host).join("release").join("berth-shim");
+    if !bin.is_file() {
+        eprintln!("skipping: {} not built (scripts/setup builds it)", bin.display());
+        return;
+    }
+    let rt = Rt::berth();
+    let mut b = Bundle::busybox();
+    b.set_script("echo static; exit 12");
+    let logdir = berth_test_support::temp_dir("shim-log-");
+    let log = logdir.path().join("c-json.log");
+    let mut cmd = Shim::command(&rt, &b, &Opts { log_path: Some(log.clone()), ..Opts::default() });
+    let mut s = Shim::unspawned(&rt, &b, &mut cmd);
+    let mut static_cmd = std::process::Command::new(&bin);
+    static_cmd.args(cmd.get_args());
+    s.spawned = berth_shim::client::spawn(&mut static_cmd).map_err(|e| e.to_string());
+    s.started();
+    assert_eq!(s.wait()["exit_code"], 12);
+    assert_eq!(json_log(&log)[0]["log"], "static\n");
+    s.delete_and_check();
+}
