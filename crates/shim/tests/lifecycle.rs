@@ -342,3 +342,34 @@ fn static_build_runs_a_container() {
     assert_eq!(json_log(&log)[0]["log"], "static\n");
     s.delete_and_check();
 }
+
+/// runc sends the pty master over the console socket its own way (with the
+/// slave's name as payload): terminal containers and execs work with it.
+#[test]
+fn runc_terminal_attach_resize_and_tty_exec() {
+    if !Kind::Runc.selected() {
+        return;
+    }
+    let rt = Rt::new(Kind::Runc);
+    let mut b = Bundle::busybox();
+    b.set_terminal(true);
+    b.set_args(&["sh"]);
+    let s = Shim::spawn(&rt, &b, &Opts { terminal: true, stdin: true, ..Opts::default() });
+    s.started();
+    let mut a = s.attach(json!({"op": "attach", "stdin": true, "stdout": true}));
+    s.call(json!({"op": "resize", "width": 101, "height": 31}));
+    send(&mut a, b"stty size; echo end-$((1+1))\n");
+    let got = read_until(&mut a, b"end-2");
+    assert!(String::from_utf8_lossy(&got).contains("31 101"), "{:?}", String::from_utf8_lossy(&got));
+    let (_, mut e) = s
+        .client()
+        .stream(&json!({"op": "exec", "exec_id": "t", "attach": true, "terminal": true,
+            "process": {"args": ["tty"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}}))
+        .expect("exec");
+    let mut out = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut e, &mut out);
+    assert!(String::from_utf8_lossy(&out).contains("/dev/pts/"), "{:?}", String::from_utf8_lossy(&out));
+    send(&mut a, b"exit 3\n");
+    assert_eq!(s.wait()["exit_code"], 3);
+    s.delete_and_check();
+}

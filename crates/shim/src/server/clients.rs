@@ -30,15 +30,35 @@ impl Server {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    // EMFILE and friends: leave the connection queued.
+                    // Out of descriptors (EMFILE, ENFILE) or memory: leave the
+                    // connection queued and stop watching the socket (a
+                    // level-triggered listener would spin) until a
+                    // connection or a process's stdio is closed.
                     self.dir.note(&format!("accept on the control socket: {e}"));
+                    self.pause_listener();
                     break;
                 }
             }
         }
     }
 
+    pub(super) fn pause_listener(&mut self) {
+        if !self.listener_paused {
+            self.listener_paused = true;
+            let _ = self.ep.delete(&self.listener);
+        }
+    }
+
+    /// Watches the control socket again after [`Server::pause_listener`].
+    pub(super) fn resume_listener(&mut self) {
+        if self.listener_paused {
+            self.listener_paused = false;
+            let _ = self.ep.add(&self.listener, EpollEvent::new(EpollFlags::EPOLLIN, K_LISTENER << 60));
+        }
+    }
+
     pub(super) fn drop_client(&mut self, key: Key) {
+        self.resume_listener();
         if let Some(c) = self.clients.remove(key) {
             if c.interest.is_some() {
                 let _ = self.ep.delete(&c.sock);

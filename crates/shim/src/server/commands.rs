@@ -112,7 +112,8 @@ impl Server {
                 drop(console);
                 match started {
                     Err(f) => {
-                        self.procs.remove(proc);
+                        let what = self.describe(proc);
+                        self.forget_proc(proc, &format!("{what} failed to start: {}", f.message));
                         answer(self, failure_json(&f));
                     }
                     Ok((pid, master)) => self.exec_started(proc, pid, master, attach, client),

@@ -245,6 +245,8 @@ pub struct Server {
     buf: Vec<u8>,
     /// Events were handled since memory was last given back.
     busy_since_trim: bool,
+    /// The control socket is not watched (out of descriptors).
+    listener_paused: bool,
     quit: Option<Quit>,
 }
 

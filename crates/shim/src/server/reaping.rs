@@ -126,6 +126,24 @@ impl Server {
         self.trim_execs();
     }
 
+    /// Removes an exec that never started: its waiters get `error`, its
+    /// early attachers are closed.
+    pub(super) fn forget_proc(&mut self, key: Key, error: &str) {
+        for ck in self.clients.keys() {
+            match self.clients.get(ck).map(|c| c.phase) {
+                Some(ClientPhase::Attached(a)) if a.proc == key => self.close_client_after_flush(ck),
+                Some(ClientPhase::Wait(k)) if k == key => self.reply_err(ck, error),
+                _ => {}
+            }
+        }
+        if let Some(p) = self.procs.remove(key) {
+            for fd in p.out.iter().flatten().chain(p.stdin.iter()) {
+                let _ = self.ep.delete(fd);
+            }
+        }
+        self.resume_listener();
+    }
+
     pub(super) fn trim_execs(&mut self) {
         let mut done: Vec<(u64, Key)> = self
             .procs

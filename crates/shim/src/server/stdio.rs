@@ -27,7 +27,9 @@ impl Server {
                     l.write(stream, data);
                 }
                 let header = stdcopy_header(stream, n as u32);
-                for ck in self.clients.keys() {
+                let attached = self.clients.iter().any(|(_, c)| matches!(c.phase, ClientPhase::Attached(a) if a.proc == key));
+                let readers = if attached { self.clients.keys() } else { Vec::new() };
+                for ck in readers {
                     let wants = match self.clients.get(ck).map(|c| c.phase) {
                         Some(ClientPhase::Attached(a)) if a.proc == key => match stream {
                             Stream::Stdout => a.stdout,
@@ -69,6 +71,7 @@ impl Server {
             p.stdin_open = false;
         }
         drop(fd);
+        self.resume_listener();
         if is_init && let Some(l) = &mut self.logger {
             l.finish(if ch == CH_ERR { Stream::Stderr } else { Stream::Stdout });
         }
