@@ -117,6 +117,52 @@ struct DockerConfig {
     auths: BTreeMap<String, AuthEntry>,
     #[serde(default, rename = "credHelpers")]
     cred_helpers: BTreeMap<String, String>,
+    #[serde(default, rename = "credsStore")]
+    creds_store: Option<String>,
+}
+
+/// Runs `docker-credential-<helper> get` (found on `PATH`) as docker does:
+/// the server URL on stdin, `{"Username","Secret"}` on stdout.
+fn credential_helper(config: &Path, helper: &str, registry: &str) -> Result<Option<Credentials>> {
+    use std::io::Write;
+    let bad = |detail: String| Error::Config { path: config.to_owned(), detail };
+    if helper.is_empty() || !helper.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+        return Err(bad(format!("invalid credential helper name {helper:?}")));
+    }
+    let program = format!("docker-credential-{helper}");
+    let server = if registry == "docker.io" { "https://index.docker.io/v1/".to_owned() } else { registry.to_owned() };
+    let mut child = std::process::Command::new(&program)
+        .arg("get")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| bad(format!("running credential helper {program} for {registry}: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A helper that exits without reading its input is not an error here.
+        let _ = stdin.write_all(server.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| bad(format!("waiting for {program}: {e}")))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        if stdout.contains("credentials not found") {
+            return Ok(None);
+        }
+        let msg = if stdout.trim().is_empty() { String::from_utf8_lossy(&out.stderr).into_owned() } else { stdout.into_owned() };
+        return Err(bad(format!("{program} get {registry} failed: {}", crate::digest::truncate(msg.trim()))));
+    }
+    #[derive(Deserialize)]
+    struct HelperOut {
+        #[serde(rename = "Username")]
+        username: String,
+        #[serde(rename = "Secret")]
+        secret: String,
+    }
+    let h: HelperOut = serde_json::from_slice(&out.stdout).map_err(|e| bad(format!("{program} printed malformed json: {e}")))?;
+    if h.username == "<token>" {
+        return Err(Error::Unsupported { what: format!("identity tokens from {program} for {registry}") });
+    }
+    Ok(Some(Credentials { username: h.username, password: h.secret }))
 }
 
 #[derive(Deserialize)]
@@ -161,6 +207,12 @@ pub fn docker_config_credentials(path: &Path, registry: &str) -> Result<Option<C
     };
     let cfg: DockerConfig =
         serde_json::from_slice(&bytes).map_err(|e| Error::Config { path: path.to_owned(), detail: e.to_string() })?;
+    // docker's order: a per-registry helper, then the default store, then
+    // the file's own `auths`.
+    let helper = cfg.cred_helpers.iter().find(|(k, _)| auth_key_registry(k) == registry).map(|(_, v)| v.clone()).or(cfg.creds_store.clone());
+    if let Some(helper) = helper.filter(|h| !h.is_empty()) {
+        return credential_helper(path, &helper, registry);
+    }
     for (key, entry) in &cfg.auths {
         if auth_key_registry(key) != registry {
             continue;
@@ -182,9 +234,6 @@ pub fn docker_config_credentials(path: &Path, registry: &str) -> Result<Option<C
         if entry.identity_token.is_some() {
             return Err(Error::Unsupported { what: format!("identity tokens in {} (auths.{key})", path.display()) });
         }
-    }
-    if let Some(helper) = cfg.cred_helpers.iter().find(|(k, _)| auth_key_registry(k) == registry).map(|(_, v)| v) {
-        return Err(Error::Unsupported { what: format!("credential helper docker-credential-{helper} for {registry} in {}", path.display()) });
     }
     Ok(None)
 }
@@ -230,7 +279,8 @@ mod tests {
         assert_eq!((c.username.as_str(), c.password.as_str()), ("u2", "p2:x"));
         assert!(docker_config_credentials(&p, "quay.io").unwrap().is_none());
         assert!(docker_config_credentials(&p, "bad.io").unwrap_err().to_string().contains("base64"));
-        assert!(docker_config_credentials(&p, "gcr.io").unwrap_err().to_string().contains("not supported yet"));
+        let e = docker_config_credentials(&p, "gcr.io").unwrap_err().to_string();
+        assert!(e.contains("docker-credential-gcloud") && e.contains("gcr.io"), "{e}");
         assert!(docker_config_credentials(&t.path().join("missing"), "x").unwrap().is_none());
         std::fs::write(&p, "{").unwrap();
         assert!(docker_config_credentials(&p, "x").unwrap_err().to_string().contains("config.json"));
