@@ -217,6 +217,14 @@ impl ImageStore {
         crate::push::push(&self.inner, reference, auth, progress).await
     }
 
+    /// Asks the registry which manifest `reference` names now (HEAD), without
+    /// pulling: `None` when it does not exist there.
+    pub async fn resolve(&self, reference: &str, auth: &Auth) -> Result<Option<Digest>> {
+        let r = Reference::parse(reference)?;
+        let repo = self.inner.client.endpoints(&r, false, auth).await?.into_iter().next().ok_or_else(|| Error::ImageNotFound(r.to_string()))?;
+        Ok(self.inner.client.head_manifest(&repo, &r.manifest_reference()).await?.map(|(d, _, _)| d))
+    }
+
     pub fn list(&self) -> Result<Vec<Image>> {
         self.inner.meta.images()?.into_iter().map(|r| self.inner.image_from_record(r)).collect()
     }

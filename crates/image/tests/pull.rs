@@ -56,6 +56,12 @@ fn pull_what_skopeo_pushed_with_identical_digests() {
     assert!(events.iter().any(|e| matches!(e, Event::AlreadyExists { .. })), "{events:?}");
     assert!(!events.iter().any(|e| matches!(e, Event::Downloading { .. })), "{events:?}");
 
+    // HEAD tells the current digest of a tag without pulling
+    let head = rt.block_on(store.resolve(&reference, &Auth::Default)).unwrap();
+    assert_eq!(head.map(|d| d.to_string()), Some(layout.manifest_digest.clone()));
+    let missing = format!("{}/library/busybox:nope", reg.addr());
+    assert_eq!(rt.block_on(store.resolve(&missing, &Auth::Default)).unwrap(), None);
+
     // pull by digest resolves to the same image
     let by_digest = format!("{}/library/busybox@{}", reg.addr(), layout.manifest_digest);
     let d = rt.block_on(store.pull(&by_digest, None, &Auth::Default, &Progress::none())).expect("pull by digest");

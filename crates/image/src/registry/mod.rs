@@ -500,6 +500,35 @@ impl RegistryClient {
         Ok((body, actual, ct))
     }
 
+    /// HEADs a manifest: its digest (from `Docker-Content-Digest`), media type
+    /// and size, or `None` if the registry does not have it. Cheap check of
+    /// whether a tag moved, without downloading anything.
+    pub async fn head_manifest(&self, repo: &Repo, reference: &str) -> Result<Option<(Digest, Option<String>, Option<u64>)>> {
+        let path = format!("manifests/{reference}");
+        let resp = self.send(repo, Method::HEAD, &repo.url(&path), &[(ACCEPT, MANIFEST_ACCEPT.to_owned())], Bytes::new()).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(self.status_error(repo, "HEAD", &path, resp).await);
+        }
+        let h = resp.headers();
+        let digest = h.get("docker-content-digest").and_then(|v| v.to_str().ok()).map(Digest::parse).transpose()?;
+        let digest = match (digest, Digest::parse(reference)) {
+            (Some(d), _) | (None, Ok(d)) => d,
+            (None, Err(_)) => {
+                return Err(Error::InvalidContent {
+                    reference: repo.reference.clone(),
+                    what: "manifest",
+                    digest: reference.to_owned(),
+                    reason: "HEAD response without Docker-Content-Digest".into(),
+                });
+            }
+        };
+        let ct = h.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok(Some((digest, ct, content_length(h))))
+    }
+
     /// GETs a blob from `offset` (a Range request when non-zero), following
     /// redirects to blob storage without forwarding credentials.
     pub async fn get_blob(&self, repo: &Repo, digest: &Digest, offset: u64) -> Result<BlobBody> {
