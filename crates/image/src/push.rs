@@ -43,8 +43,26 @@ pub(crate) async fn push(inner: &Arc<Inner>, reference: &str, auth: &Auth, progr
     let mut blobs: Vec<(Digest, u64)> = rec.layers.iter().map(|l| (l.digest.clone(), l.size)).collect();
     let config_size = inner.content.size(&rec.id)?.ok_or_else(|| Error::BlobNotFound { digest: rec.id.clone() })?;
     blobs.push((rec.id.clone(), config_size));
-    for (d, size) in &blobs {
-        push_blob(inner, &repo, d, *size, &sources, progress).await?;
+    // Blobs go up in parallel (docker: 5 at once); the manifest only after all.
+    let sem = Arc::new(tokio::sync::Semaphore::new(5));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (d, size) in blobs {
+        let (inner, repo, sources, progress, sem) = (inner.clone(), repo.clone(), sources.clone(), progress.clone(), sem.clone());
+        tasks.spawn(async move {
+            let _permit = sem.acquire().await.map_err(|_| Error::Cancelled("upload slots closed".into()))?;
+            push_blob(&inner, &repo, &d, size, &sources, &progress).await
+        });
+    }
+    let mut first = None;
+    while let Some(res) = tasks.join_next().await {
+        let res = res.unwrap_or_else(|e| Err(Error::Cancelled(format!("upload task of {rs}: {e}"))));
+        if let (Err(e), None) = (res, &first) {
+            first = Some(e);
+            tasks.abort_all();
+        }
+    }
+    if let Some(e) = first {
+        return Err(e);
     }
     let bytes = inner.content.read_blob(&rec.manifest_digest, manifest::MANIFEST_LIMIT)?;
     let tag = r.digest().map(|d| d.to_string()).or_else(|| r.tag().map(str::to_owned)).unwrap_or_else(|| "latest".into());
