@@ -10,28 +10,25 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
-use oci_spec::runtime::{Hook, Hooks};
+use crate::oci::{Hook, Hooks};
 
 use crate::{Error, Result};
 
 /// Every hook list of `hooks`, with the name config.json gives it.
 pub fn all(h: &Hooks) -> [(&'static str, &[Hook]); 6] {
-    fn l(v: &Option<Vec<Hook>>) -> &[Hook] {
-        v.as_deref().unwrap_or(&[])
-    }
     [
-        ("prestart", l(h.prestart())),
-        ("createRuntime", l(h.create_runtime())),
-        ("createContainer", l(h.create_container())),
-        ("startContainer", l(h.start_container())),
-        ("poststart", l(h.poststart())),
-        ("poststop", l(h.poststop())),
+        ("prestart", &h.prestart),
+        ("createRuntime", &h.create_runtime),
+        ("createContainer", &h.create_container),
+        ("startContainer", &h.start_container),
+        ("poststart", &h.poststart),
+        ("poststop", &h.poststop),
     ]
 }
 
 /// The hooks of one kind from a spec, empty if none.
-pub fn of<'a>(spec: &'a oci_spec::runtime::Spec, kind: &str) -> &'a [Hook] {
-    spec.hooks().as_ref().map(|h| all(h).into_iter().find(|(k, _)| *k == kind).map(|(_, v)| v).unwrap_or(&[])).unwrap_or(&[])
+pub fn of<'a>(spec: &'a crate::oci::Spec, kind: &str) -> &'a [Hook] {
+    all(&spec.hooks).into_iter().find(|(k, _)| *k == kind).map(|(_, v)| v).unwrap_or(&[])
 }
 
 /// Runs the hooks of `kind` in order; the first failure stops the rest.
@@ -68,16 +65,14 @@ fn runtime_ns(kind: &str) -> bool {
 
 /// Runs one hook.
 pub fn run(kind: &'static str, index: usize, h: &Hook, state_json: &[u8]) -> Result<()> {
-    let fail = |msg: String| Error::Hook { kind, index, path: h.path().clone(), msg };
-    let mut cmd = Command::new(h.path());
-    if let Some(args) = h.args() {
-        if let Some((argv0, rest)) = args.split_first() {
-            cmd.arg0(argv0);
-            cmd.args(rest);
-        }
+    let fail = |msg: String| Error::Hook { kind, index, path: h.path.clone(), msg };
+    let mut cmd = Command::new(&h.path);
+    if let Some((argv0, rest)) = h.args.split_first() {
+        cmd.arg0(argv0);
+        cmd.args(rest);
     }
     cmd.env_clear();
-    for kv in h.env().iter().flatten() {
+    for kv in &h.env {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);
         }
@@ -97,7 +92,7 @@ pub fn run(kind: &'static str, index: usize, h: &Hook, state_json: &[u8]) -> Res
     }
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| fail(format!("cannot run: {e}")))?;
-    let deadline = h.timeout().map(|t| Instant::now() + Duration::from_secs(t as u64));
+    let deadline = h.timeout.map(|t| Instant::now() + Duration::from_secs(t as u64));
 
     // The state goes in while we also drain the output, so a hook that writes
     // a lot before reading cannot deadlock us.
@@ -118,7 +113,7 @@ pub fn run(kind: &'static str, index: usize, h: &Hook, state_json: &[u8]) -> Res
                 if left.is_zero() {
                     let _ = child.kill();
                     let _ = child.wait();
-                    return Err(fail(format!("timed out after {}s", h.timeout().unwrap_or(0))));
+                    return Err(fail(format!("timed out after {}s", h.timeout.unwrap_or(0))));
                 }
                 PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
             }

@@ -12,9 +12,9 @@
 //! The runtime process is single-threaded on purpose: it forks, calls `setns`
 //! and `unshare`, none of which are safe in a multi-threaded process.
 //!
-//! Dependencies: `oci-spec` for the config types (the standard's own schema),
-//! `nix` and `libc` for system calls, `caps` for capability sets,
-//! `serde_path_to_error` so that a bad config names the field that is wrong.
+//! Dependencies: `nix` and `libc` for system calls, `caps` for capability
+//! names, `serde_json` for config.json (our own types in [`oci`]; `oci-spec`
+//! only for the sections berth-cgroups and berth-seccomp take).
 
 pub mod config;
 pub mod error;
@@ -24,6 +24,7 @@ pub mod hooks;
 pub mod id;
 pub mod lifecycle;
 pub mod namespaces;
+pub mod oci;
 pub mod process;
 pub mod rootfs;
 pub mod signal;

@@ -14,9 +14,8 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
-use oci_spec::runtime::LinuxNamespaceType as T;
-
-use crate::config::{Config, ns_name};
+use crate::config::Config;
+use crate::oci::NsType as T;
 use crate::{Error, Result};
 
 /// The clone(2) flag of a namespace type.
@@ -40,7 +39,7 @@ pub fn proc_name(t: T) -> &'static str {
         T::Network => "net",
         T::Pid => "pid_for_children",
         T::Time => "time_for_children",
-        other => ns_name(other),
+        other => other.name(),
     }
 }
 
@@ -92,10 +91,10 @@ pub fn open_ns(t: T, path: &Path) -> Result<OwnedFd> {
     // SAFETY: NS_GET_NSTYPE takes no argument and returns the CLONE_NEW* type of an nsfs file.
     let r = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&fd), NS_GET_NSTYPE as _) };
     if r < 0 {
-        return Err(Error::config("config.json", format!("linux.namespaces[{}].path", ns_name(t)), format!("{} is not a namespace file", path.display())));
+        return Err(Error::config("config.json", format!("linux.namespaces[{}].path", t.name()), format!("{} is not a namespace file", path.display())));
     }
     if r != clone_flag(t).bits() {
-        return Err(Error::config("config.json", format!("linux.namespaces[{}].path", ns_name(t)), format!("{} is not a {} namespace", path.display(), ns_name(t))));
+        return Err(Error::config("config.json", format!("linux.namespaces[{}].path", t.name()), format!("{} is not a {} namespace", path.display(), t.name())));
     }
     Ok(fd)
 }
@@ -106,9 +105,9 @@ impl Plan {
     pub fn from_config(cfg: &Config) -> Result<Plan> {
         let mut plan = Plan::default();
         let mut joins = Vec::new();
-        for ns in cfg.spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).into_iter().flatten() {
-            let t = ns.typ();
-            match ns.path() {
+        for ns in &cfg.linux().namespaces {
+            let t = ns.typ;
+            match &ns.path {
                 None => match t {
                     T::User => plan.new_user = true,
                     T::Pid => plan.new_pid = true,
@@ -140,8 +139,8 @@ impl Plan {
     pub fn for_exec(cfg: &Config, init_pid: i32) -> Result<Plan> {
         let mut plan = Plan::default();
         let mut joins = Vec::new();
-        for ns in cfg.spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).into_iter().flatten() {
-            let t = ns.typ();
+        for ns in &cfg.linux().namespaces {
+            let t = ns.typ;
             let name = match t {
                 T::Pid => "pid",
                 T::Time => "time",
@@ -175,21 +174,18 @@ impl Plan {
 /// Enters one namespace.
 pub fn enter(j: &Join) -> Result<()> {
     nix::sched::setns(j.fd.as_fd(), clone_flag(j.typ))
-        .map_err(|e| Error::sys(format!("join {} namespace {}", ns_name(j.typ), j.path.display()), e))
+        .map_err(|e| Error::sys(format!("join {} namespace {}", j.typ.name(), j.path.display()), e))
 }
 
 /// Writes the uid and gid maps of `pid` (the runtime is root here; rootless
 /// callers go through newuidmap/newgidmap).
 pub fn write_id_maps(cfg: &Config, pid: i32) -> Result<()> {
-    let linux = cfg.spec.linux().as_ref().ok_or_else(|| Error::Msg("linux section missing".into()))?;
-    let fmt = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
-        maps.iter()
-            .flatten()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect::<String>()
+    let linux = cfg.linux();
+    let fmt = |maps: &[crate::oci::IdMapping]| {
+        maps.iter().map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size)).collect::<String>()
     };
-    let uid = fmt(linux.uid_mappings());
-    let gid = fmt(linux.gid_mappings());
+    let uid = fmt(&linux.uid_mappings);
+    let gid = fmt(&linux.gid_mappings);
     if nix::unistd::geteuid().is_root() {
         let w = |file: &str, data: &str, field: &str| {
             let p = PathBuf::from(format!("/proc/{pid}/{file}"));
@@ -204,10 +200,8 @@ pub fn write_id_maps(cfg: &Config, pid: i32) -> Result<()> {
     // (after denying setgroups); anything else needs the setuid helpers
     let me_u = nix::unistd::geteuid().as_raw();
     let me_g = nix::unistd::getegid().as_raw();
-    let own = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>, id: u32| {
-        maps.as_ref().is_some_and(|m| m.len() == 1 && m[0].host_id() == id && m[0].size() == 1)
-    };
-    if own(linux.uid_mappings(), me_u) && own(linux.gid_mappings(), me_g) {
+    let own = |maps: &[crate::oci::IdMapping], id: u32| maps.len() == 1 && maps[0].host_id == id && maps[0].size == 1;
+    if own(&linux.uid_mappings, me_u) && own(&linux.gid_mappings, me_g) {
         let p = |f: &str| PathBuf::from(format!("/proc/{pid}/{f}"));
         crate::sys::write_file(&p("setgroups"), b"deny").map_err(|e| Error::path("write", p("setgroups"), e))?;
         crate::sys::write_file(&p("uid_map"), uid.as_bytes())
@@ -216,15 +210,15 @@ pub fn write_id_maps(cfg: &Config, pid: i32) -> Result<()> {
             .map_err(|e| Error::config("config.json", "linux.gidMappings", format!("writing gid_map: {e}")))?;
         return Ok(());
     }
-    run_map_helper("newuidmap", pid, linux.uid_mappings(), "linux.uidMappings")?;
-    run_map_helper("newgidmap", pid, linux.gid_mappings(), "linux.gidMappings")
+    run_map_helper("newuidmap", pid, &linux.uid_mappings, "linux.uidMappings")?;
+    run_map_helper("newgidmap", pid, &linux.gid_mappings, "linux.gidMappings")
 }
 
-fn run_map_helper(helper: &str, pid: i32, maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>, field: &str) -> Result<()> {
+fn run_map_helper(helper: &str, pid: i32, maps: &[crate::oci::IdMapping], field: &str) -> Result<()> {
     let mut cmd = std::process::Command::new(helper);
     cmd.arg(pid.to_string());
-    for m in maps.iter().flatten() {
-        cmd.args([m.container_id().to_string(), m.host_id().to_string(), m.size().to_string()]);
+    for m in maps {
+        cmd.args([m.container_id.to_string(), m.host_id.to_string(), m.size.to_string()]);
     }
     let out = cmd
         .output()
@@ -242,10 +236,10 @@ fn run_map_helper(helper: &str, pid: i32, maps: &Option<Vec<oci_spec::runtime::L
 /// Writes `linux.timeOffsets` for the time namespace the caller just
 /// unshared (it applies to the caller's future children).
 pub fn write_time_offsets(cfg: &Config) -> Result<()> {
-    let Some(offs) = cfg.spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref()) else { return Ok(()) };
+    let offs = &cfg.linux().time_offsets;
     let mut data = String::new();
     for (clock, o) in offs {
-        data.push_str(&format!("{clock} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)));
+        data.push_str(&format!("{clock} {} {}\n", o.secs, o.nanosecs));
     }
     if data.is_empty() {
         return Ok(());

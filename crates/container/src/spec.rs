@@ -78,11 +78,12 @@ mod tests {
 
     #[test]
     fn default_spec_parses_as_oci() {
-        let s: oci_spec::runtime::Spec = serde_json::from_value(default_spec()).unwrap();
-        assert_eq!(s.process().as_ref().unwrap().args().as_ref().unwrap(), &vec!["sh".to_string()]);
-        let r: oci_spec::runtime::Spec = serde_json::from_value(rootless(default_spec(), 1000, 1000)).unwrap();
-        let ns = r.linux().as_ref().unwrap().namespaces().as_ref().unwrap();
-        assert!(ns.iter().any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User));
-        assert!(!ns.iter().any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Network));
+        use crate::oci::{NsType, Spec};
+        let s: Spec = serde_json::from_value(default_spec()).unwrap();
+        assert_eq!(s.process.unwrap().args, vec!["sh".to_string()]);
+        let r: Spec = serde_json::from_value(rootless(default_spec(), 1000, 1000)).unwrap();
+        let ns = r.linux.unwrap().namespaces;
+        assert!(ns.iter().any(|n| n.typ == NsType::User));
+        assert!(!ns.iter().any(|n| n.typ == NsType::Network));
     }
 }

@@ -211,7 +211,7 @@ impl ContainerDir {
     pub fn load_config(&self) -> Result<crate::config::Config> {
         let p = self.path.join(CONFIG_FILE);
         let b = fs::read(&p).map_err(|e| Error::path("read", &p, e))?;
-        let spec: oci_spec::runtime::Spec = crate::config::parse_json(&p.display().to_string(), &b)?;
+        let spec: crate::oci::Spec = crate::config::parse_json(&p.display().to_string(), &b)?;
         let st = self.load_required()?;
         Ok(crate::config::Config { spec, bundle: st.bundle, rootfs: st.rootfs })
     }

@@ -16,7 +16,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use berth_container::lifecycle::{self, Runtime};
-use clap::Parser;
 
 use cli::{Cli, Cmd};
 
@@ -60,7 +59,14 @@ fn default_root() -> PathBuf {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(normalize_args());
+    let args: Vec<String> = normalize_args().into_iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    let cli = match cli::parse(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("berth-runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let logger = log::Logger::new(cli.log.as_deref(), &cli.log_format, cli.debug);
     match run(&cli, &logger) {
         Ok(code) => ExitCode::from(code),
@@ -88,10 +94,13 @@ fn run(cli: &Cli, logger: &log::Logger) -> Result<u8> {
         return Ok(0);
     }
     let Some(cmd) = &cli.cmd else {
-        use clap::CommandFactory;
-        Cli::command().print_help()?;
+        out(cli::USAGE)?;
         return Ok(0);
     };
+    if cli.help {
+        out(cli::USAGE)?;
+        return Ok(0);
+    }
     let rt = Runtime::new(cli.root.clone().unwrap_or_else(default_root), cli.systemd_cgroup);
     match cmd {
         Cmd::Create(a) => {
@@ -113,8 +122,9 @@ fn run(cli: &Cli, logger: &log::Logger) -> Result<u8> {
         }
         Cmd::Delete { force, id } => lifecycle::delete::delete(&rt, id, *force)?,
         Cmd::List { format, quiet } => {
+            let (format, quiet) = (format.as_str(), *quiet);
             let list = lifecycle::list::list(&rt)?;
-            if *quiet {
+            if quiet {
                 let mut s = String::new();
                 for c in &list {
                     s.push_str(c["id"].as_str().unwrap_or_default());

@@ -70,7 +70,7 @@ impl Drop for Cleanup<'_> {
 
 fn default_cgroup_spec(rt: &Runtime, id: &str, cfg: &Config) -> berth_cgroups::CgroupSpec {
     let mut spec = berth_cgroups::CgroupSpec::new(id);
-    spec.cgroups_path = cfg.spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+    spec.cgroups_path = cfg.linux().cgroups_path.clone();
     spec.systemd = rt.systemd_cgroup;
     spec.rootless = rt.rootless;
     spec
@@ -105,7 +105,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, hold_console: bool) -> Result<Cre
     let cfg = Config::from_bytes(&bundle, &bytes)?;
     crate::id::validate(&opts.id)?;
     let process = cfg.process();
-    let terminal = process.terminal().unwrap_or(false);
+    let terminal = process.terminal;
     if terminal && opts.console_socket.is_none() && !hold_console {
         return Err(Error::config("config.json", "process.terminal", "a terminal needs --console-socket when the runtime does not stay attached"));
     }
@@ -113,8 +113,10 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, hold_console: bool) -> Result<Cre
         return Err(Error::config("config.json", "process.terminal", "--console-socket was given but process.terminal is false"));
     }
     check_unsupported(&cfg)?;
-    let linux = cfg.spec.linux().as_ref().ok_or_else(|| Error::config("config.json", "linux", "is required"))?;
-    let seccomp = linux.seccomp().as_ref().map(|s| berth_seccomp::compile_cached(s, &rt.seccomp_cache())).transpose()?;
+    let linux = cfg.linux();
+    let seccomp = linux.seccomp()?.map(|s| berth_seccomp::compile_cached(&s, &rt.seccomp_cache())).transpose()?;
+    let resources = linux.resources()?;
+    let devices = linux.devices_oci()?;
     let plan = Plan::from_config(&cfg)?;
     let console = match &opts.console_socket {
         Some(p) => Some(connect_console(p)?),
@@ -142,7 +144,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, hold_console: bool) -> Result<Cre
         rootfs: cfg.rootfs.clone(),
         created: crate::state::rfc3339(std::time::SystemTime::now()),
         owner: String::new(),
-        annotations: cfg.spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        annotations: cfg.spec.annotations.clone(),
         cgroup: cg.spec(),
         userns: plan.has_user(),
     };
@@ -151,17 +153,14 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, hold_console: bool) -> Result<Cre
     dir.save(&state)?;
     dir.save_config(&bytes)?;
     cg.create()?;
-    let no_resources = oci_spec::runtime::LinuxResources::default();
-    let resources = linux.resources().as_ref().unwrap_or(&no_resources);
-    let rules = berth_cgroups::devices::DeviceRules::for_container(
-        resources.devices().as_deref().unwrap_or(&[]),
-        linux.devices().as_deref().unwrap_or(&[]),
-    )?;
+    let rules = berth_cgroups::devices::DeviceRules::for_container(resources.devices().as_deref().unwrap_or(&[]), &devices)?;
     cleanup.cgroup = Some(cg);
     let cg = cleanup.cgroup.as_ref().expect("just set");
-    cg.apply(resources, &rules)?;
-    let wants_cgroup_mount = cfg.spec.mounts().iter().flatten().any(|m| m.typ().as_deref() == Some("cgroup"));
-    let cgroup_mounts = if wants_cgroup_mount { cg.mounts()? } else { Vec::new() };
+    cg.apply(&resources, &rules)?;
+    let wants_cgroup_mount = cfg.spec.mounts.iter().any(|m| m.typ.as_deref() == Some("cgroup"));
+    // without a cgroup (rootless, nothing delegated) a `cgroup` mount is an
+    // empty read-only tmpfs, as runc gives rootless containers
+    let cgroup_mounts = if wants_cgroup_mount && cg.enabled() { cg.mounts()? } else { Vec::new() };
 
     let listener = start_listener(&dir)?;
     let (parent, child) = sync::pair()?;
@@ -262,8 +261,8 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, hold_console: bool) -> Result<Cre
 /// Passes a seccomp notify fd to `linux.seccomp.listenerPath` with the
 /// container process state (config-linux.md, seccomp).
 pub fn send_seccomp_fd(cfg: &Config, st: &State, pid: Option<Pid>, fd: OwnedFd) -> Result<()> {
-    let sec = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    let Some(path) = sec.and_then(|s| s.listener_path().as_ref()) else {
+    let (path, metadata) = cfg.linux().seccomp_listener();
+    let Some(path) = path else {
         return Err(Error::config("config.json", "linux.seccomp.listenerPath", "an SCMP_ACT_NOTIFY rule needs a listenerPath"));
     };
     let pid = pid.map(|p| p.as_raw()).unwrap_or(st.pid);
@@ -276,9 +275,8 @@ pub fn send_seccomp_fd(cfg: &Config, st: &State, pid: Option<Pid>, fd: OwnedFd) 
     if !st.annotations.is_empty() {
         oci.set_annotations(Some(st.annotations.clone().into_iter().collect()));
     }
-    let metadata = sec.and_then(|s| s.listener_metadata().clone());
     let cps = berth_seccomp::container_process_state(oci, pid, metadata);
-    berth_seccomp::send_to_listener(path, fd.as_fd(), &cps)?;
+    berth_seccomp::send_to_listener(&path, fd.as_fd(), &cps)?;
     Ok(())
 }
 
@@ -286,7 +284,7 @@ pub fn send_seccomp_fd(cfg: &Config, st: &State, pid: Option<Pid>, fd: OwnedFd) 
 /// ignoring them.
 fn check_unsupported(cfg: &Config) -> Result<()> {
     let p = cfg.process();
-    if let Some(a) = p.apparmor_profile().as_deref().filter(|a| !a.is_empty()) {
+    if let Some(a) = p.apparmor_profile.as_deref().filter(|a| !a.is_empty()) {
         let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").map(|s| s.trim() == "Y").unwrap_or(false);
         return Err(if enabled {
             Error::Unsupported(format!("process.apparmorProfile {a:?}"))
@@ -294,25 +292,24 @@ fn check_unsupported(cfg: &Config) -> Result<()> {
             Error::config("config.json", "process.apparmorProfile", format!("{a:?} was asked for but AppArmor is not enabled on this host"))
         });
     }
-    if p.selinux_label().as_deref().is_some_and(|l| !l.is_empty()) {
+    if p.selinux_label.as_deref().is_some_and(|l| !l.is_empty()) {
         return Err(Error::Unsupported("process.selinuxLabel (SELinux)".into()));
     }
-    if let Some(l) = cfg.spec.linux().as_ref() {
-        if l.intel_rdt().is_some() {
-            return Err(Error::Unsupported("linux.intelRdt".into()));
-        }
-        if l.memory_policy().is_some() {
-            return Err(Error::Unsupported("linux.memoryPolicy".into()));
-        }
-        if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-            return Err(Error::Unsupported("linux.netDevices".into()));
-        }
-        if l.mount_label().as_deref().is_some_and(|m| !m.is_empty()) {
-            return Err(Error::Unsupported("linux.mountLabel (SELinux)".into()));
-        }
-    }
-    if p.exec_cpu_affinity().is_some() {
+    if p.exec_cpu_affinity.is_some() {
         return Err(Error::Unsupported("process.execCPUAffinity".into()));
+    }
+    let l = cfg.linux();
+    if l.intel_rdt.is_some() {
+        return Err(Error::Unsupported("linux.intelRdt".into()));
+    }
+    if l.memory_policy.is_some() {
+        return Err(Error::Unsupported("linux.memoryPolicy".into()));
+    }
+    if l.net_devices.as_ref().is_some_and(|d| d.as_object().is_some_and(|o| !o.is_empty())) {
+        return Err(Error::Unsupported("linux.netDevices".into()));
+    }
+    if l.mount_label.as_deref().is_some_and(|m| !m.is_empty()) {
+        return Err(Error::Unsupported("linux.mountLabel (SELinux)".into()));
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType};
 use nix::unistd::ForkResult;
-use oci_spec::runtime::{Capability, Process};
+use crate::oci::Process;
 
 use super::create::{PreFork, connect_console, send_seccomp_fd};
 use super::{Runtime, bad_status, write_pid_file};
@@ -49,50 +49,41 @@ fn build_process(base: &Process, o: &ExecOpts) -> Result<Process> {
         return Err(Error::Msg("exec needs a command to run (args or --process)".into()));
     }
     let mut p = base.clone();
-    p.set_args(Some(o.args.clone()));
-    p.set_terminal(Some(o.tty));
-    let mut env = p.env().clone().unwrap_or_default();
-    env.extend(o.env.iter().cloned());
-    p.set_env(Some(env));
+    p.args = o.args.clone();
+    p.terminal = o.tty;
+    p.env.extend(o.env.iter().cloned());
     if let Some(c) = &o.cwd {
-        p.set_cwd(c.clone());
+        p.cwd = c.clone();
     }
     if let Some(u) = &o.user {
         let (uid, gid) = match u.split_once(':') {
             Some((a, b)) => (a, Some(b)),
             None => (u.as_str(), None),
         };
-        let uid: u32 = uid.parse().map_err(|_| Error::Msg(format!("--user {u:?}: expected uid[:gid] as numbers")))?;
-        p.user_mut().set_uid(uid);
+        p.user.uid = uid.parse().map_err(|_| Error::Msg(format!("--user {u:?}: expected uid[:gid] as numbers")))?;
         if let Some(g) = gid {
-            let g: u32 = g.parse().map_err(|_| Error::Msg(format!("--user {u:?}: expected uid[:gid] as numbers")))?;
-            p.user_mut().set_gid(g);
+            p.user.gid = g.parse().map_err(|_| Error::Msg(format!("--user {u:?}: expected uid[:gid] as numbers")))?;
         }
     }
     if !o.additional_gids.is_empty() {
-        p.user_mut().set_additional_gids(Some(o.additional_gids.clone()));
+        p.user.additional_gids = o.additional_gids.clone();
     }
     if !o.caps.is_empty() {
-        let mut caps = p.capabilities().clone().unwrap_or_default();
+        let mut caps = p.capabilities.clone().unwrap_or_default();
         for name in &o.caps {
-            let c: Capability = serde_json::from_value(serde_json::Value::String(name.clone()))
-                .map_err(|_| Error::Msg(format!("--cap {name:?}: unknown capability")))?;
-            let add = |s: &Option<oci_spec::runtime::Capabilities>| {
-                let mut s = s.clone().unwrap_or_default();
-                s.insert(c);
-                Some(s)
-            };
-            let (b, e, i, p, a) = (add(caps.bounding()), add(caps.effective()), add(caps.inheritable()), add(caps.permitted()), add(caps.ambient()));
-            caps.set_bounding(b);
-            caps.set_effective(e);
-            caps.set_inheritable(i);
-            caps.set_permitted(p);
-            caps.set_ambient(a);
+            if crate::process::setup::cap_number(name).is_none() {
+                return Err(Error::Msg(format!("--cap {name:?}: unknown capability")));
+            }
+            for set in [&mut caps.bounding, &mut caps.effective, &mut caps.inheritable, &mut caps.permitted, &mut caps.ambient] {
+                if !set.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+                    set.push(name.clone());
+                }
+            }
         }
-        p.set_capabilities(Some(caps));
+        p.capabilities = Some(caps);
     }
     if o.no_new_privs {
-        p.set_no_new_privileges(Some(true));
+        p.no_new_privileges = true;
     }
     validate_process("exec", "process", &p)?;
     Ok(p)
@@ -108,11 +99,11 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<i32> {
     }
     let cfg = dir.load_config()?;
     let process = build_process(cfg.process(), o)?;
-    let terminal = process.terminal().unwrap_or(false);
+    let terminal = process.terminal;
     if terminal && o.detach && o.console_socket.is_none() {
         return Err(Error::Msg("a detached exec with a terminal needs --console-socket".into()));
     }
-    let seccomp = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(|s| berth_seccomp::compile_cached(s, &rt.seccomp_cache())).transpose()?;
+    let seccomp = cfg.linux().seccomp()?.map(|s| berth_seccomp::compile_cached(&s, &rt.seccomp_cache())).transpose()?;
     let plan = Plan::for_exec(&cfg, st.pid)?;
     let cg = berth_cgroups::manager(&st.cgroup)?;
     let (console, console_keep): (Option<OwnedFd>, Option<OwnedFd>) = match (&o.console_socket, terminal) {

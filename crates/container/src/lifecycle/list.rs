@@ -53,6 +53,6 @@ mod tests {
     #[test]
     fn table_pads_like_tabwriter() {
         let t = super::table(&[vec!["ID".into(), "PID".into()], vec!["a-long-container-id".into(), "1".into()]]);
-        assert_eq!(t, "ID                     PID\na-long-container-id    1\n");
+        assert_eq!(t, format!("ID{}PID\na-long-container-id   1\n", " ".repeat(20)));
     }
 }

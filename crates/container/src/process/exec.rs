@@ -6,7 +6,7 @@
 use std::convert::Infallible;
 use std::os::fd::{AsFd, OwnedFd};
 
-use oci_spec::runtime::Process;
+use crate::oci::Process;
 
 use super::setup;
 use super::sync::{Channel, Msg};
@@ -49,9 +49,9 @@ fn inner(a: &ExecArgs<'_>) -> Result<Infallible> {
         namespaces::enter(j)?;
     }
     let userns = a.plan.has_user();
-    if p.terminal().unwrap_or(false) {
+    if p.terminal {
         let sock = a.console.as_ref().ok_or_else(|| Error::Msg("a terminal was asked for but there is no console socket".into()))?;
-        let size = p.console_size().map(|b| (b.height() as u16, b.width() as u16));
+        let size = p.console_size.map(|b| (b.height as u16, b.width as u16));
         super::console::setup(sock.as_fd(), size, false)?;
     }
     setup::oom_score_adj(p)?;
@@ -59,7 +59,7 @@ fn inner(a: &ExecArgs<'_>) -> Result<Infallible> {
     setup::io_priority(p)?;
     setup::scheduler(p)?;
     setup::personality(a.cfg)?;
-    let nnp = p.no_new_privileges().unwrap_or(false);
+    let nnp = p.no_new_privileges;
     if nnp {
         nix::sys::prctl::set_no_new_privs().map_err(|e| Error::sys("prctl(PR_SET_NO_NEW_PRIVS)", e))?;
     } else {
@@ -67,10 +67,9 @@ fn inner(a: &ExecArgs<'_>) -> Result<Infallible> {
     }
     let setgroups = !userns || std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true);
     setup::user_and_capabilities(p, userns, setgroups)?;
-    setup::chdir_inside(p.cwd(), "exec")?;
+    setup::chdir_inside(&p.cwd, "exec")?;
     let env = setup::environment(p);
-    let args = p.args().as_deref().unwrap_or(&[]);
-    let path = setup::lookup(&args[0], &env)?;
+    let path = setup::lookup(&p.args[0], &env)?;
     let (argv, envp) = setup::c_args(p, &env)?;
     let cpath = crate::sys::cstring(&path.to_string_lossy()).map_err(Error::Msg)?;
     if nnp {

@@ -103,10 +103,10 @@ fn inner(a: &InitArgs<'_>) -> Result<Infallible> {
     if plan.new_cgroup {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| Error::sys("unshare cgroup namespace", e))?;
     }
-    if let Some(h) = cfg.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+    if let Some(h) = cfg.spec.hostname.as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| Error::config("config.json", "hostname", format!("sethostname: {e}")))?;
     }
-    if let Some(d) = cfg.spec.domainname().as_deref().filter(|h| !h.is_empty()) {
+    if let Some(d) = cfg.spec.domainname.as_deref().filter(|h| !h.is_empty()) {
         // SAFETY: pointer and length of a live byte slice.
         let r = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
         if r < 0 {
@@ -138,9 +138,9 @@ fn inner(a: &InitArgs<'_>) -> Result<Infallible> {
         rootfs::pivot(root, cfg, a.no_pivot)?;
     }
     drop(root_fd);
-    if process.terminal().unwrap_or(false) {
+    if process.terminal {
         let sock = a.console.as_ref().ok_or_else(|| Error::Msg("process.terminal is set but there is no console socket".into()))?;
-        let size = process.console_size().map(|b| (b.height() as u16, b.width() as u16));
+        let size = process.console_size.map(|b| (b.height as u16, b.width as u16));
         super::console::setup(sock.as_fd(), size, new_mnt)?;
     }
     if new_mnt {
@@ -151,7 +151,7 @@ fn inner(a: &InitArgs<'_>) -> Result<Infallible> {
     setup::scheduler(process)?;
     setup::personality(cfg)?;
 
-    let nnp = process.no_new_privileges().unwrap_or(false);
+    let nnp = process.no_new_privileges;
     if nnp {
         nix::sys::prctl::set_no_new_privs().map_err(|e| Error::sys("prctl(PR_SET_NO_NEW_PRIVS)", e))?;
     }
@@ -161,10 +161,9 @@ fn inner(a: &InitArgs<'_>) -> Result<Infallible> {
         install_seccomp(a.seccomp, chan)?;
     }
     setup::user_and_capabilities(process, userns, setgroups_allowed(userns))?;
-    setup::chdir_inside(process.cwd(), "config.json")?;
+    setup::chdir_inside(&process.cwd, "config.json")?;
     let env = setup::environment(process);
-    let args = process.args().as_deref().unwrap_or(&[]);
-    let path = setup::lookup(&args[0], &env)?;
+    let path = setup::lookup(&process.args[0], &env)?;
     let (argv, envp) = setup::c_args(process, &env)?;
     let cpath = crate::sys::cstring(&path.to_string_lossy()).map_err(Error::Msg)?;
     if nnp {

@@ -2,16 +2,13 @@
 //! by `exec`: resource limits, scheduling, identity, capabilities, the
 //! program lookup. Every error names the config field it comes from.
 
-use std::collections::HashSet;
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::sys::resource::Resource;
 use nix::unistd::{Gid, Uid};
-use oci_spec::runtime::{
-    Capability, IOPriorityClass, LinuxPersonalityDomain, LinuxSchedulerFlag, LinuxSchedulerPolicy, PosixRlimitType, Process,
-};
+use crate::oci::{IoPriorityClass, PersonalityDomain, Process, RlimitType, SchedFlag, SchedPolicy};
 
 use crate::{Error, Result};
 
@@ -19,8 +16,8 @@ fn field(name: impl Into<String>, msg: impl Into<String>) -> Error {
     Error::config("config.json", format!("process.{}", name.into()), msg)
 }
 
-fn resource(t: PosixRlimitType) -> Resource {
-    use PosixRlimitType as R;
+fn resource(t: RlimitType) -> Resource {
+    use RlimitType as R;
     match t {
         R::RlimitCpu => Resource::RLIMIT_CPU,
         R::RlimitFsize => Resource::RLIMIT_FSIZE,
@@ -43,10 +40,10 @@ fn resource(t: PosixRlimitType) -> Resource {
 
 /// `process.rlimits`.
 pub fn rlimits(p: &Process) -> Result<()> {
-    for (i, r) in p.rlimits().iter().flatten().enumerate() {
-        nix::sys::resource::setrlimit(resource(r.typ()), r.soft(), r.hard()).map_err(|e| {
+    for (i, r) in p.rlimits.iter().enumerate() {
+        nix::sys::resource::setrlimit(resource(r.typ), r.soft, r.hard).map_err(|e| {
             let hint = if e == nix::errno::Errno::EPERM { " (raising a hard limit needs CAP_SYS_RESOURCE)" } else { "" };
-            field(format!("rlimits[{i}]"), format!("setrlimit {:?} soft {} hard {}: {e}{hint}", r.typ(), r.soft(), r.hard()))
+            field(format!("rlimits[{i}]"), format!("setrlimit {:?} soft {} hard {}: {e}{hint}", r.typ, r.soft, r.hard))
         })?;
     }
     Ok(())
@@ -54,7 +51,7 @@ pub fn rlimits(p: &Process) -> Result<()> {
 
 /// `process.oomScoreAdj`, written for the calling process.
 pub fn oom_score_adj(p: &Process) -> Result<()> {
-    let Some(v) = p.oom_score_adj() else { return Ok(()) };
+    let Some(v) = p.oom_score_adj else { return Ok(()) };
     crate::sys::write_file(Path::new("/proc/self/oom_score_adj"), v.to_string().as_bytes()).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::PermissionDenied { " (lowering it needs CAP_SYS_RESOURCE)" } else { "" };
         field("oomScoreAdj", format!("setting {v}: {e}{hint}"))
@@ -63,44 +60,44 @@ pub fn oom_score_adj(p: &Process) -> Result<()> {
 
 /// `process.ioPriority`.
 pub fn io_priority(p: &Process) -> Result<()> {
-    let Some(io) = p.io_priority() else { return Ok(()) };
-    let class = match io.class() {
-        IOPriorityClass::IoprioClassRt => 1,
-        IOPriorityClass::IoprioClassBe => 2,
-        IOPriorityClass::IoprioClassIdle => 3,
+    let Some(io) = &p.io_priority else { return Ok(()) };
+    let class = match io.class {
+        IoPriorityClass::IoprioClassRt => 1,
+        IoPriorityClass::IoprioClassBe => 2,
+        IoPriorityClass::IoprioClassIdle => 3,
     };
-    crate::sys::ioprio_set(class, io.priority() as u32).map_err(|e| field("ioPriority", format!("ioprio_set: {e}")))
+    crate::sys::ioprio_set(class, io.priority as u32).map_err(|e| field("ioPriority", format!("ioprio_set: {e}")))
 }
 
 /// `process.scheduler`.
 pub fn scheduler(p: &Process) -> Result<()> {
-    let Some(s) = p.scheduler() else { return Ok(()) };
+    let Some(s) = &p.scheduler else { return Ok(()) };
     let mut a = crate::sys::SchedAttr {
-        sched_policy: match s.policy() {
-            LinuxSchedulerPolicy::SchedOther => 0,
-            LinuxSchedulerPolicy::SchedFifo => 1,
-            LinuxSchedulerPolicy::SchedRr => 2,
-            LinuxSchedulerPolicy::SchedBatch => 3,
-            LinuxSchedulerPolicy::SchedIso => 4,
-            LinuxSchedulerPolicy::SchedIdle => 5,
-            LinuxSchedulerPolicy::SchedDeadline => 6,
+        sched_policy: match s.policy {
+            SchedPolicy::SchedOther => 0,
+            SchedPolicy::SchedFifo => 1,
+            SchedPolicy::SchedRr => 2,
+            SchedPolicy::SchedBatch => 3,
+            SchedPolicy::SchedIso => 4,
+            SchedPolicy::SchedIdle => 5,
+            SchedPolicy::SchedDeadline => 6,
         },
-        sched_nice: s.nice().unwrap_or(0),
-        sched_priority: s.priority().unwrap_or(0) as u32,
-        sched_runtime: s.runtime().unwrap_or(0),
-        sched_deadline: s.deadline().unwrap_or(0),
-        sched_period: s.period().unwrap_or(0),
+        sched_nice: s.nice.unwrap_or(0),
+        sched_priority: s.priority.unwrap_or(0) as u32,
+        sched_runtime: s.runtime.unwrap_or(0),
+        sched_deadline: s.deadline.unwrap_or(0),
+        sched_period: s.period.unwrap_or(0),
         ..Default::default()
     };
-    for f in s.flags().iter().flatten() {
+    for f in &s.flags {
         a.sched_flags |= match f {
-            LinuxSchedulerFlag::SchedResetOnFork => 0x01,
-            LinuxSchedulerFlag::SchedFlagReclaim => 0x02,
-            LinuxSchedulerFlag::SchedFlagDLOverrun => 0x04,
-            LinuxSchedulerFlag::SchedFlagKeepPolicy => 0x08,
-            LinuxSchedulerFlag::SchedFlagKeepParams => 0x10,
-            LinuxSchedulerFlag::SchedFlagUtilClampMin => 0x20,
-            LinuxSchedulerFlag::SchedFlagUtilClampMax => 0x40,
+            SchedFlag::ResetOnFork => 0x01,
+            SchedFlag::Reclaim => 0x02,
+            SchedFlag::DlOverrun => 0x04,
+            SchedFlag::KeepPolicy => 0x08,
+            SchedFlag::KeepParams => 0x10,
+            SchedFlag::UtilClampMin => 0x20,
+            SchedFlag::UtilClampMax => 0x40,
         };
     }
     crate::sys::sched_setattr(&mut a).map_err(|e| field("scheduler", format!("sched_setattr: {e}")))
@@ -108,13 +105,13 @@ pub fn scheduler(p: &Process) -> Result<()> {
 
 /// `linux.personality`.
 pub fn personality(cfg: &crate::config::Config) -> Result<()> {
-    let Some(p) = cfg.spec.linux().as_ref().and_then(|l| l.personality().as_ref()) else { return Ok(()) };
-    if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+    let Some(p) = &cfg.linux().personality else { return Ok(()) };
+    if !p.flags.is_empty() {
         return Err(Error::config("config.json", "linux.personality.flags", "no personality flags are defined by the spec"));
     }
-    let persona = match p.domain() {
-        LinuxPersonalityDomain::PerLinux => 0x0000,
-        LinuxPersonalityDomain::PerLinux32 => 0x0008,
+    let persona = match p.domain {
+        PersonalityDomain::Linux => 0x0000,
+        PersonalityDomain::Linux32 => 0x0008,
     };
     // SAFETY: personality(2) takes an integer and changes only process state.
     let r = unsafe { libc::personality(persona) };
@@ -124,8 +121,9 @@ pub fn personality(cfg: &crate::config::Config) -> Result<()> {
     Ok(())
 }
 
-/// The kernel's capability numbers for a set of names.
-fn cap_mask(set: Option<&HashSet<Capability>>, last_cap: u32) -> u64 {
+/// The kernel's capability numbers for a set of names (checked by
+/// `validate_process`), limited to what the running kernel knows.
+fn cap_mask(set: Option<&Vec<String>>, last_cap: u32) -> u64 {
     let mut m = 0u64;
     for c in set.into_iter().flatten() {
         if let Some(n) = cap_number(c) {
@@ -137,11 +135,12 @@ fn cap_mask(set: Option<&HashSet<Capability>>, last_cap: u32) -> u64 {
     m
 }
 
-/// The number of a capability (see capability.h).
-pub fn cap_number(c: &Capability) -> Option<u32> {
-    let name = format!("CAP_{c}");
-    let name = name.strip_prefix("CAP_CAP_").map(|n| format!("CAP_{n}")).unwrap_or(name);
-    name.parse::<caps::Capability>().ok().map(|c| c.index() as u32)
+/// The number of a capability by its name (`CAP_NET_RAW`; case-insensitive,
+/// the `CAP_` prefix optional as docker allows).
+pub fn cap_number(name: &str) -> Option<u32> {
+    let up = name.to_ascii_uppercase();
+    let full = if up.starts_with("CAP_") { up } else { format!("CAP_{up}") };
+    full.parse::<caps::Capability>().ok().map(|c| c.index() as u32)
 }
 
 /// The highest capability number the running kernel knows.
@@ -180,8 +179,8 @@ fn capset(e: u64, p: u64, i: u64) -> nix::Result<()> {
 /// at once, then the ambient set.
 pub fn user_and_capabilities(p: &Process, userns: bool, setgroups_allowed: bool) -> Result<()> {
     let last = last_cap();
-    let caps = p.capabilities().as_ref();
-    let bounding = cap_mask(caps.and_then(|c| c.bounding().as_ref()), last);
+    let caps = p.capabilities.as_ref();
+    let bounding = cap_mask(caps.map(|c| &c.bounding), last);
     for n in 0..=last {
         if bounding & (1 << n) == 0 {
             // SAFETY: prctl with integer arguments.
@@ -195,33 +194,33 @@ pub fn user_and_capabilities(p: &Process, userns: bool, setgroups_allowed: bool)
         }
     }
     nix::sys::prctl::set_keepcaps(true).map_err(|e| Error::sys("keep capabilities across setuid", e))?;
-    let u = p.user();
-    let gids: Vec<Gid> = u.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
+    let u = &p.user;
+    let gids: Vec<Gid> = u.additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
     if setgroups_allowed {
         nix::unistd::setgroups(&gids).map_err(|e| field("user.additionalGids", format!("setgroups: {e}")))?;
     } else if !gids.is_empty() {
         return Err(field("user.additionalGids", "setgroups is denied in this user namespace"));
     }
     let _ = userns;
-    nix::unistd::setresgid(Gid::from_raw(u.gid()), Gid::from_raw(u.gid()), Gid::from_raw(u.gid()))
-        .map_err(|e| field("user.gid", format!("setresgid {}: {e}", u.gid())))?;
-    nix::unistd::setresuid(Uid::from_raw(u.uid()), Uid::from_raw(u.uid()), Uid::from_raw(u.uid()))
-        .map_err(|e| field("user.uid", format!("setresuid {}: {e}", u.uid())))?;
+    nix::unistd::setresgid(Gid::from_raw(u.gid), Gid::from_raw(u.gid), Gid::from_raw(u.gid))
+        .map_err(|e| field("user.gid", format!("setresgid {}: {e}", u.gid)))?;
+    nix::unistd::setresuid(Uid::from_raw(u.uid), Uid::from_raw(u.uid), Uid::from_raw(u.uid))
+        .map_err(|e| field("user.uid", format!("setresuid {}: {e}", u.uid)))?;
     nix::sys::prctl::set_keepcaps(false).map_err(|e| Error::sys("clear keep-capabilities", e))?;
-    let eff = cap_mask(caps.and_then(|c| c.effective().as_ref()), last);
-    let per = cap_mask(caps.and_then(|c| c.permitted().as_ref()), last);
-    let inh = cap_mask(caps.and_then(|c| c.inheritable().as_ref()), last);
+    let eff = cap_mask(caps.map(|c| &c.effective), last);
+    let per = cap_mask(caps.map(|c| &c.permitted), last);
+    let inh = cap_mask(caps.map(|c| &c.inheritable), last);
     capset(eff, per, inh).map_err(|e| field("capabilities", format!("capset (effective must be within permitted): {e}")))?;
     // The kernel only lets a capability be ambient when it is permitted and
     // inheritable; like runc and crun, the others in the list are skipped
     // (runc's own default spec lists ambient capabilities without inheritable).
-    let amb = cap_mask(caps.and_then(|c| c.ambient().as_ref()), last) & per & inh;
+    let amb = cap_mask(caps.map(|c| &c.ambient), last) & per & inh;
     for n in 0..=last {
         if amb & (1 << n) != 0 {
             crate::sys::ambient_raise(n).map_err(|e| field("capabilities.ambient", format!("raise capability {n}: {e}")))?;
         }
     }
-    if let Some(m) = u.umask() {
+    if let Some(m) = u.umask {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m as libc::mode_t));
     } else {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
@@ -260,7 +259,7 @@ pub fn lookup(prog: &str, env: &[String]) -> Result<PathBuf> {
 
 /// argv and envp as C strings.
 pub fn c_args(p: &Process, env: &[String]) -> Result<(Vec<CString>, Vec<CString>)> {
-    let argv = p.args().iter().flatten().map(|a| crate::sys::cstring(a).map_err(|m| field("args", m))).collect::<Result<Vec<_>>>()?;
+    let argv = p.args.iter().map(|a| crate::sys::cstring(a).map_err(|m| field("args", m))).collect::<Result<Vec<_>>>()?;
     let envp = env.iter().map(|a| crate::sys::cstring(a).map_err(|m| field("env", m))).collect::<Result<Vec<_>>>()?;
     Ok((argv, envp))
 }
@@ -268,9 +267,9 @@ pub fn c_args(p: &Process, env: &[String]) -> Result<(Vec<CString>, Vec<CString>
 /// The program's environment: the configured one, plus HOME from the
 /// container's /etc/passwd (or `/`) when it is not set, as runc does.
 pub fn environment(p: &Process) -> Vec<String> {
-    let mut env = p.env().clone().unwrap_or_default();
+    let mut env = p.env.clone();
     if env_get(&env, "HOME").is_none() {
-        let uid = p.user().uid().to_string();
+        let uid = p.user.uid.to_string();
         let home = std::fs::read_to_string("/etc/passwd").ok().and_then(|pw| {
             pw.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() >= 6 && f[2] == uid).map(|f| f[5].to_string())
         });

@@ -8,7 +8,7 @@ use nix::errno::Errno;
 use nix::fcntl::AtFlags;
 use nix::sys::stat::{Mode, SFlag};
 use nix::unistd::{Gid, Uid};
-use oci_spec::runtime::{LinuxDeviceType, Mount};
+use crate::oci::{DeviceType, Mount};
 
 use super::options::MountOptions;
 use super::resolve::{self, Kind};
@@ -37,24 +37,21 @@ pub fn defaults() -> Vec<Device> {
 
 /// The devices of config.json's `linux.devices`.
 pub fn from_spec(cfg: &Config) -> Vec<Device> {
-    cfg.spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.devices().as_ref())
-        .into_iter()
-        .flatten()
+    cfg.linux()
+        .devices
+        .iter()
         .map(|d| Device {
-            path: d.path().clone(),
-            kind: match d.typ() {
-                LinuxDeviceType::B => 'b',
-                LinuxDeviceType::P => 'p',
-                _ => 'c',
+            path: d.path.clone(),
+            kind: match d.typ {
+                DeviceType::Block => 'b',
+                DeviceType::Fifo => 'p',
+                DeviceType::Char | DeviceType::Unbuffered => 'c',
             },
-            major: d.major(),
-            minor: d.minor(),
-            mode: d.file_mode().unwrap_or(0o666) & 0o7777,
-            uid: d.uid().unwrap_or(0),
-            gid: d.gid().unwrap_or(0),
+            major: d.major,
+            minor: d.minor,
+            mode: d.file_mode.unwrap_or(0o666) & 0o7777,
+            uid: d.uid.unwrap_or(0),
+            gid: d.gid.unwrap_or(0),
         })
         .collect()
 }
@@ -63,9 +60,8 @@ pub fn from_spec(cfg: &Config) -> Vec<Device> {
 /// the container's /dev, leave it alone.
 pub fn needs_setup(mounts: &[Mount]) -> bool {
     !mounts.iter().any(|m| {
-        m.destination() == Path::new("/dev")
-            && (m.typ().as_deref() == Some("bind")
-                || MountOptions::parse(m.options().as_deref().unwrap_or(&[])).is_ok_and(|o| o.bind))
+        m.destination == Path::new("/dev")
+            && (m.typ.as_deref() == Some("bind") || MountOptions::parse(&m.options).is_ok_and(|o| o.bind))
     })
 }
 

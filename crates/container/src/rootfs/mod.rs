@@ -43,10 +43,9 @@ pub struct Context<'a> {
 
 /// The mount propagation of the container's `/`.
 fn root_propagation(cfg: &Config) -> MsFlags {
-    cfg.spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.rootfs_propagation().as_deref())
+    cfg.linux()
+        .rootfs_propagation
+        .as_deref()
         .and_then(options::propagation_flag)
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC)
 }
@@ -75,7 +74,7 @@ pub fn prepare(ctx: &Context<'_>) -> Result<OwnedFd> {
     let root = nix::fcntl::open(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| Error::path("open rootfs", rootfs, e.into()))?;
 
-    let mounts = cfg.spec.mounts().as_deref().unwrap_or(&[]);
+    let mounts = &cfg.spec.mounts;
     for (i, m) in mounts.iter().enumerate() {
         mount::mount_one(root.as_fd(), i, m, ctx)?;
     }
@@ -109,7 +108,7 @@ pub fn pivot(root: &OwnedFd, cfg: &Config, no_pivot: bool) -> Result<()> {
     }
     nix::unistd::chdir("/").ctx(|| "chdir to /".into())?;
     let prop = root_propagation(cfg);
-    if cfg.spec.linux().as_ref().and_then(|l| l.rootfs_propagation().as_deref()).is_some_and(|p| !p.is_empty()) {
+    if cfg.linux().rootfs_propagation.as_deref().is_some_and(|p| !p.is_empty()) {
         nix::mount::mount(None::<&str>, "/", None::<&str>, prop, None::<&str>).ctx(|| "set rootfs propagation".into())?;
     }
     Ok(())
@@ -118,17 +117,15 @@ pub fn pivot(root: &OwnedFd, cfg: &Config, no_pivot: bool) -> Result<()> {
 /// The steps after pivot_root: sysctl, readonly and masked paths, and a
 /// read-only root when asked.
 pub fn finalize(cfg: &Config, userns: bool) -> Result<()> {
-    let linux = cfg.spec.linux().as_ref();
-    if let Some(s) = linux.and_then(|l| l.sysctl().as_ref()) {
-        sysctl::apply(s)?;
-    }
-    for p in linux.and_then(|l| l.readonly_paths().as_ref()).into_iter().flatten() {
+    let linux = cfg.linux();
+    sysctl::apply(&linux.sysctl)?;
+    for p in &linux.readonly_paths {
         masked::readonly(Path::new(p), userns)?;
     }
-    for p in linux.and_then(|l| l.masked_paths().as_ref()).into_iter().flatten() {
+    for p in &linux.masked_paths {
         masked::mask(Path::new(p))?;
     }
-    if cfg.spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+    if cfg.spec.root.as_ref().is_some_and(|r| r.readonly) {
         masked::remount_readonly(Path::new("/"), userns, false).map_err(|e| match e {
             Error::Sys { source, .. } => Error::sys("remount / read-only (root.readonly)", source),
             e => e,

@@ -7,7 +7,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
 use nix::sys::stat::Mode;
-use oci_spec::runtime::Mount;
+use crate::oci::Mount;
 
 use super::Context;
 use super::options::MountOptions;
@@ -116,13 +116,13 @@ pub fn bind(src: &Path, to: BorrowedFd<'_>, o: &MountOptions) -> nix::Result<()>
 
 /// Mounts config.json's `mounts[i]`.
 pub fn mount_one(root: BorrowedFd<'_>, i: usize, m: &Mount, ctx: &Context<'_>) -> Result<()> {
-    let typ = m.typ().as_deref().unwrap_or("");
-    let o = MountOptions::parse(m.options().as_deref().unwrap_or(&[]))
+    let typ = m.typ.as_deref().unwrap_or("");
+    let o = MountOptions::parse(&m.options)
         .map_err(|msg| Error::config("config.json", format!("mounts[{i}].options"), msg))?;
-    if o.idmap {
+    if o.idmap || !m.uid_mappings.is_empty() || !m.gid_mappings.is_empty() {
         return Err(Error::Unsupported(format!("idmapped mounts (mounts[{i}])")));
     }
-    let dest = normalize(m.destination());
+    let dest = normalize(&m.destination);
     if dest == Path::new("/proc") && typ != "proc" {
         return Err(Error::config("config.json", format!("mounts[{i}]"), "/proc cannot be mounted because it is not of type proc"));
     }
@@ -130,7 +130,7 @@ pub fn mount_one(root: BorrowedFd<'_>, i: usize, m: &Mount, ctx: &Context<'_>) -
         return cgroup(root, i, &dest, &o, ctx);
     }
     if o.bind || typ == "bind" {
-        let src = m.source().as_ref().ok_or_else(|| Error::config("config.json", format!("mounts[{i}].source"), "a bind mount needs a source"))?;
+        let src = m.source.as_ref().ok_or_else(|| Error::config("config.json", format!("mounts[{i}].source"), "a bind mount needs a source"))?;
         let src: PathBuf = if src.is_absolute() { src.clone() } else { ctx.cfg.bundle.join(src) };
         let meta = std::fs::metadata(&src)
             .map_err(|e| Error::config("config.json", format!("mounts[{i}].source"), format!("{}: {e}", src.display())))?;
@@ -142,7 +142,7 @@ pub fn mount_one(root: BorrowedFd<'_>, i: usize, m: &Mount, ctx: &Context<'_>) -
     }
 
     let to = target(root, i, &dest, Kind::Dir, typ)?;
-    let source = m.source().as_ref().map(|s| s.as_path()).unwrap_or(Path::new(typ));
+    let source = m.source.as_deref().unwrap_or(Path::new(typ));
     let data = o.data_string();
     let flags = o.flags & !MsFlags::MS_REMOUNT;
     let r = nix::mount::mount(Some(source), &fd_path(to.as_fd()), Some(typ), flags, data.as_deref());

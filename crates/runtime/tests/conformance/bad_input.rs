@@ -234,3 +234,126 @@ scenario! {
         std::fs::remove_file(rt.root().join("keep-in-root")).expect("rm");
     }
 }
+
+// ---- issue #3: limits, seccomp, capabilities, cgroups paths ----
+
+const MIB: u64 = 1024 * 1024;
+
+scenario! {
+    /// cpuset cpus this machine does not have: the kernel refuses them
+    /// (ERANGE), create fails naming the field, the cgroups made so far are
+    /// gone. An existing cpu works (positive control).
+    fn cpuset_cpus_out_of_range(rt) {
+        if lacks(rt, &[Kind::Crun], "crun 1.8.1 refuses it but leaves the container's cgroups behind in every hierarchy") {
+            return;
+        }
+        let mut b = Bundle::busybox();
+        b.set_args(&["true"]);
+        b.linux_mut()["resources"]["cpu"] = serde_json::json!({"cpus": "0-1023"});
+        config_must_fail(rt, &b, &["cpus"]);
+        b.linux_mut()["resources"]["cpu"] = serde_json::json!({"cpus": "0"});
+        run_ok(rt, &b);
+    }
+}
+
+scenario! {
+    /// memory.swap (memory+swap) below memory.limit is refused.
+    fn swap_below_memory_limit(rt) {
+        if lacks(rt, &[Kind::Crun], "crun 1.8.1 refuses it but leaves the container's cgroups behind in every hierarchy") {
+            return;
+        }
+        let mut b = Bundle::busybox();
+        b.set_args(&["true"]);
+        b.linux_mut()["resources"]["memory"] = serde_json::json!({"limit": 128 * MIB, "swap": 64 * MIB});
+        config_must_fail(rt, &b, &["swap"]);
+        b.linux_mut()["resources"]["memory"] = serde_json::json!({"limit": 128 * MIB, "swap": 256 * MIB});
+        run_ok(rt, &b);
+    }
+}
+
+scenario! {
+    /// update to a memory limit below what the container uses (30 MiB of
+    /// tmpfs, which cannot be reclaimed without swap): the kernel refuses
+    /// (EBUSY), update fails naming the field, the old limit stays and the
+    /// container keeps running. A limit above the usage works.
+    fn update_memory_below_usage(rt) {
+        let mut b = Bundle::busybox();
+        let out = out_dir(&mut b);
+        b.set_script("head -c 30m /dev/zero > /dev/shm/fill && echo filled > /out/filled; exec sleep 100");
+        b.linux_mut()["resources"]["memory"] = serde_json::json!({"limit": 64 * MIB});
+        let (c, pid) = detached(rt, &b);
+        wait_out(&out, "filled", std::time::Duration::from_secs(10), "filling /dev/shm");
+        let mem = berth_test_support::cgroups::dir_of(pid, "memory");
+        berth_test_support::cgroups::assert_real(&mem, "memory");
+        let usage: u64 = berth_test_support::cgroups::read(&mem, "memory.usage_in_bytes").parse().expect("usage");
+        assert!(usage >= 30 * MIB, "usage {usage}");
+        let o = c.verb("update", &["--memory", &(10 * MIB).to_string()]);
+        assert_clean_error(rt, o.code(), &o.stderr(), &["memory"]);
+        assert_eq!(berth_test_support::cgroups::read(&mem, "memory.limit_in_bytes"), (64 * MIB).to_string(), "the old limit stays");
+        assert_eq!(c.status().as_deref(), Some("running"));
+        c.verb("update", &["--memory", &(128 * MIB).to_string()]).assert_ok();
+        assert_eq!(berth_test_support::cgroups::read(&mem, "memory.limit_in_bytes"), (128 * MIB).to_string());
+        c.delete_force().assert_ok();
+        c.assert_no_leaks();
+    }
+}
+
+scenario! {
+    /// An unknown capability name is refused, naming it.
+    fn unknown_capability(rt) {
+        if lacks(rt, &[Kind::Runc, Kind::Crun], "runc 1.1.5 (\"ignoring unknown or unavailable capabilities\") and crun 1.8.1 run the container without it") {
+            return;
+        }
+        let mut b = Bundle::busybox();
+        b.set_args(&["true"]);
+        b.set_caps("bounding", &["CAP_KILL", "CAP_FOO"]);
+        config_must_fail(rt, &b, &["CAP_FOO"]);
+        b.set_caps("bounding", &["CAP_KILL"]);
+        run_ok(rt, &b);
+    }
+}
+
+fn seccomp_with(rule: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [rule]})
+}
+
+scenario! {
+    /// Malformed seccomp profiles are refused naming what is wrong: an
+    /// unknown action (in a rule and as defaultAction), an unknown argument
+    /// operator, an unknown architecture.
+    fn malformed_seccomp_profile(rt) {
+        let mut b = Bundle::busybox();
+        b.set_args(&["true"]);
+        b.linux_mut()["seccomp"] = seccomp_with(serde_json::json!({"names": ["mkdir"], "action": "SCMP_ACT_FOO"}));
+        config_must_fail(rt, &b, &["action", "SCMP_ACT_FOO"]);
+        b.linux_mut()["seccomp"]["syscalls"] = serde_json::json!([]);
+        b.linux_mut()["seccomp"]["defaultAction"] = serde_json::json!("SCMP_ACT_BAR");
+        config_must_fail(rt, &b, &["defaultAction", "SCMP_ACT_BAR"]);
+        b.linux_mut()["seccomp"] = seccomp_with(serde_json::json!({
+            "names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 1, "value": 0, "op": "SCMP_CMP_FOO"}]
+        }));
+        config_must_fail(rt, &b, &["op", "SCMP_CMP_FOO"]);
+        b.linux_mut()["seccomp"] = seccomp_with(serde_json::json!({"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}));
+        b.linux_mut()["seccomp"]["architectures"] = serde_json::json!(["SCMP_ARCH_FOO"]);
+        config_must_fail(rt, &b, &["architectures", "SCMP_ARCH_FOO"]);
+        // positive control: the same profile with a known architecture
+        b.linux_mut()["seccomp"]["architectures"] = serde_json::json!(["SCMP_ARCH_X86_64"]);
+        run_ok(rt, &b);
+    }
+}
+
+scenario! {
+    /// With --systemd-cgroup a cgroupsPath not of the form
+    /// `slice:prefix:name` is refused.
+    fn systemd_cgroups_path_malformed(rt) {
+        let mut b = Bundle::busybox();
+        b.set_args(&["true"]);
+        b.linux_mut()["cgroupsPath"] = serde_json::json!("not-a-triple");
+        let c = Container::new(rt, &b);
+        let bundle = b.path().to_string_lossy().into_owned();
+        let out = rt.run(&["--systemd-cgroup", "create", "--bundle", &bundle, c.id()]);
+        assert_clean_error(rt, out.code(), &out.stderr(), &["not-a-triple", "slice:prefix:name"]);
+        c.assert_no_leaks();
+        assert_root_empty(rt);
+    }
+}

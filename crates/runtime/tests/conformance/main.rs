@@ -15,6 +15,8 @@
 mod support;
 
 mod bad_input;
+mod capabilities;
+mod cgroups;
 mod cli;
 mod devices;
 mod exec;
@@ -24,5 +26,7 @@ mod mounts;
 mod namespaces;
 mod process;
 mod resources;
+mod seccomp;
 mod security;
+mod userns;
 mod view;

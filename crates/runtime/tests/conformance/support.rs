@@ -161,3 +161,57 @@ pub fn assert_clean_error(rt: &Runtime, code: Option<i32>, stderr: &str, words: 
         }
     }
 }
+
+/// `run --detach` of `bundle`; returns the guard and the host pid of the
+/// container's init.
+#[track_caller]
+pub fn detached<'r>(rt: &'r Runtime, bundle: &Bundle) -> (Container<'r>, i64) {
+    let mut c = Container::new(rt, bundle);
+    let out = c.run(&["--detach"]);
+    assert!(out.success(), "{}: run --detach failed: {}", rt.name(), out.describe());
+    let pid = c.state_json()["pid"].as_i64().expect("state has a pid");
+    (c, pid)
+}
+
+/// Polls `f` every 20 ms until it returns `Some`, or `None` after `timeout`.
+pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A file the container wrote under an [`out_dir`], trimmed (empty if
+/// missing).
+pub fn out_file(out: &tempfile::TempDir, name: &str) -> String {
+    std::fs::read_to_string(out.path().join(name)).unwrap_or_default().trim().to_string()
+}
+
+/// Waits for `name` under an [`out_dir`] and returns it trimmed; panics
+/// with `what` after `timeout`.
+#[track_caller]
+pub fn wait_out(out: &tempfile::TempDir, name: &str, timeout: Duration, what: &str) -> String {
+    assert!(wait_for_file(&out.path().join(name), timeout), "{what}: /out/{name} never appeared");
+    // the writer may not have finished the line yet
+    std::thread::sleep(Duration::from_millis(50));
+    out_file(out, name)
+}
+
+/// Removes cgroup directories a scenario made runtimes create but that no
+/// runtime removes (parents of `linux.cgroupsPath`, systemd slices), in
+/// every hierarchy, on drop, so that they go even when the test fails.
+#[derive(Debug)]
+pub struct CgroupParents(pub Vec<String>);
+
+impl Drop for CgroupParents {
+    fn drop(&mut self) {
+        let rels: Vec<&str> = self.0.iter().map(String::as_str).collect();
+        berth_test_support::cgroups::remove_everywhere(&rels);
+    }
+}
