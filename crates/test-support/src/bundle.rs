@@ -225,11 +225,17 @@ impl Bundle {
     /// root owns its files.
     #[track_caller]
     pub fn map_user_namespace(&mut self, host_id: u32, size: u32) -> &mut Self {
+        self.map_user_namespace_ids(host_id, host_id, size)
+    }
+
+    /// Like [`Bundle::map_user_namespace`] with different host ranges for
+    /// uids (`host_uid..`) and gids (`host_gid..`).
+    #[track_caller]
+    pub fn map_user_namespace_ids(&mut self, host_uid: u32, host_gid: u32, size: u32) -> &mut Self {
         self.set_namespace("user", None);
-        let map = json!([{"containerID": 0, "hostID": host_id, "size": size}]);
-        self.linux_mut()["uidMappings"] = map.clone();
-        self.linux_mut()["gidMappings"] = map;
-        chown_shifted(&self.rootfs(), host_id);
+        self.linux_mut()["uidMappings"] = json!([{"containerID": 0, "hostID": host_uid, "size": size}]);
+        self.linux_mut()["gidMappings"] = json!([{"containerID": 0, "hostID": host_gid, "size": size}]);
+        chown_shifted(&self.rootfs(), host_uid, host_gid);
         self
     }
 }
@@ -265,18 +271,18 @@ fn push(list: &mut Value, item: Value) {
     }
 }
 
-/// Chowns every file under `root` (without following symlinks) from uid/gid
-/// `n` to `host_base + n`.
+/// Chowns every file under `root` (without following symlinks) from uid
+/// `u` to `uid_base + u` and gid `g` to `gid_base + g`.
 #[track_caller]
-fn chown_shifted(root: &Path, host_base: u32) {
+fn chown_shifted(root: &Path, uid_base: u32, gid_base: u32) {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::symlink_metadata(root).unwrap_or_else(|e| panic!("stat {}: {e}", root.display()));
-    std::os::unix::fs::lchown(root, Some(host_base + meta.uid() % 65536), Some(host_base + meta.gid() % 65536))
+    std::os::unix::fs::lchown(root, Some(uid_base + meta.uid() % 65536), Some(gid_base + meta.gid() % 65536))
         .unwrap_or_else(|e| panic!("lchown {}: {e}", root.display()));
     if meta.is_dir() {
         let entries = std::fs::read_dir(root).unwrap_or_else(|e| panic!("readdir {}: {e}", root.display()));
         for entry in entries.flatten() {
-            chown_shifted(&entry.path(), host_base);
+            chown_shifted(&entry.path(), uid_base, gid_base);
         }
     }
 }

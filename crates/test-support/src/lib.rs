@@ -5,7 +5,8 @@
 //! with a private state directory ([`Runtime`]), a guard that never lets a
 //! container outlive its test ([`Container`]), a checker for anything a runtime
 //! left behind ([`leaks`]), and a console-socket receiver for `--console-socket`
-//! ([`ConsoleSocket`]).
+//! ([`ConsoleSocket`]), reading cgroups back from the kernel ([`cgroups`]) and
+//! a throw-away unprivileged user for rootless containers ([`TestUser`]).
 //!
 //! What it must not do: mock anything. Every helper drives the real kernel and
 //! the real runtime binaries.
@@ -24,18 +25,21 @@
 //! ```
 
 pub mod bundle;
+pub mod cgroups;
 pub mod console;
 pub mod container;
 pub mod leaks;
 pub mod process;
 pub mod registry;
 pub mod runtime;
+pub mod user;
 
 pub use bundle::Bundle;
 pub use console::{ConsoleSocket, Pty};
 pub use container::Container;
 pub use process::Output;
 pub use runtime::{Kind, Runtime};
+pub use user::TestUser;
 
 use std::path::PathBuf;
 
