@@ -61,8 +61,13 @@ fn inner(a: &InitArgs<'_>) -> Result<Infallible> {
     let chan = &a.chan;
     let process = cfg.process();
 
-    // /proc/PID of a non-dumpable process is root-only on the host side
-    nix::sys::prctl::set_dumpable(false).map_err(|e| Error::sys("prctl(PR_SET_DUMPABLE)", e))?;
+    // /proc/PID of a non-dumpable process is root-only on the host side. A
+    // rootless runtime must still write our id maps, so that waits until
+    // they are written (runc does the same).
+    let non_dumpable = || nix::sys::prctl::set_dumpable(false).map_err(|e| Error::sys("prctl(PR_SET_DUMPABLE)", e));
+    if !plan.new_user {
+        non_dumpable()?;
+    }
     seal_fds(a.preserve_fds)?;
 
     if let Some(j) = &plan.join_time {
@@ -75,6 +80,7 @@ fn inner(a: &InitArgs<'_>) -> Result<Infallible> {
         nix::sched::unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| Error::sys("unshare user namespace", e))?;
         chan.send(&Msg::UserNs)?;
         chan.expect("id maps", |m| *m == Msg::MapsDone)?;
+        non_dumpable()?;
         nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
             .map_err(|e| Error::sys("become gid 0 in the user namespace (is gid 0 mapped?)", e))?;
         nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))

@@ -69,9 +69,16 @@ fn target(root: BorrowedFd<'_>, i: usize, dest: &Path, kind: Kind, typ: &str) ->
     } else {
         resolve::ensure(root, dest, kind).map_err(|e| bad(format!("{}: {e}", dest.display())))?
     };
-    for (top, magic, name) in [("/proc", sys::PROC_SUPER_MAGIC, "procfs"), ("/sys", sys::SYSFS_MAGIC, "sysfs")] {
-        if under(dest, top) && sys::fs_magic(fd.as_fd()).ok() != Some(magic) {
-            return Err(bad(format!("{} is below {top} but not on {name}", dest.display())));
+    // Below /proc the target itself must be procfs (what runc allows: lxcfs
+    // style binds onto /proc/cpuinfo and the like). Below /sys, /sys must be
+    // a real sysfs (its submounts, e.g. a cgroup tmpfs, are other types).
+    if under(dest, "/proc") && sys::fs_magic(fd.as_fd()).ok() != Some(sys::PROC_SUPER_MAGIC) {
+        return Err(bad(format!("{} is below /proc but not on procfs", dest.display())));
+    }
+    if under(dest, "/sys") {
+        let sys_fd = resolve::open_no_symlinks(root, Path::new("/sys")).map_err(|e| bad(format!("/sys: {e}")))?;
+        if sys::fs_magic(sys_fd.as_fd()).ok() != Some(sys::SYSFS_MAGIC) {
+            return Err(bad(format!("{} is below /sys but /sys is not sysfs", dest.display())));
         }
     }
     Ok(fd)
