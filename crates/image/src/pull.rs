@@ -211,7 +211,7 @@ pub(crate) async fn pull(inner: &Arc<Inner>, reference: &str, platform: Option<&
     let shared: Vec<Arc<LayerShared>> = (0..n).map(|_| Arc::new(LayerShared::default())).collect();
     let sem = Arc::new(Semaphore::new(inner.client.config().max_concurrent_downloads.max(1)));
     let mut downloads = Vec::with_capacity(n);
-    let mut unpacks = Vec::with_capacity(n);
+    let mut jobs = Vec::with_capacity(n);
     for i in 0..n {
         let desc = manifest.layers[i].clone();
         let (inner2, repo2, sh, sem2, pr, rs2) = (inner.clone(), repo.clone(), shared[i].clone(), sem.clone(), progress.clone(), rs.clone());
@@ -222,7 +222,7 @@ pub(crate) async fn pull(inner: &Arc<Inner>, reference: &str, platform: Option<&
             drop(guard);
             res
         }));
-        let job = UnpackJob {
+        jobs.push(UnpackJob {
             inner: inner.clone(),
             reference: rs.clone(),
             desc: manifest.layers[i].clone(),
@@ -231,15 +231,20 @@ pub(crate) async fn pull(inner: &Arc<Inner>, reference: &str, platform: Option<&
             parent: if i == 0 { None } else { Some((chains[i - 1].clone(), shared[i - 1].clone())) },
             shared: shared[i].clone(),
             progress: progress.clone(),
-        };
-        unpacks.push(tokio::task::spawn_blocking(move || {
-            let guard = SnapshotGuard(job.shared.clone());
+        });
+    }
+    // Layers unpack in chain order (the snapshotter needs each parent
+    // committed), so one worker walks them while the downloads run ahead.
+    let unpack = tokio::task::spawn_blocking(move || {
+        let guards: Vec<SnapshotGuard> = jobs.iter().map(|j| SnapshotGuard(j.shared.clone())).collect();
+        for job in &jobs {
             let res = job.run();
             job.shared.update(|s| s.snapshot = Some(res.is_ok()));
-            drop(guard);
-            res
-        }));
-    }
+            res?;
+        }
+        drop(guards);
+        Ok(())
+    });
     // Report the root cause: a download error over the "cancelled" it causes.
     let mut first: Option<Error> = None;
     let note = |e: Error, first: &mut Option<Error>| {
@@ -252,18 +257,24 @@ pub(crate) async fn pull(inner: &Arc<Inner>, reference: &str, platform: Option<&
             *first = Some(e);
         }
     };
+    match unpack.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => note(e, &mut first),
+        Err(e) => note(Error::Cancelled(format!("unpacking {rs}: {e}")), &mut first),
+    }
+    if first.as_ref().is_some_and(|e| !matches!(e, Error::Cancelled(_))) {
+        // A bad layer: no point in downloading the rest now (partial
+        // downloads stay in the store for a later resume).
+        for d in &downloads {
+            d.abort();
+        }
+    }
     for (i, h) in downloads.into_iter().enumerate() {
         match h.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => note(e, &mut first),
+            Err(e) if e.is_cancelled() => {}
             Err(e) => note(Error::Cancelled(format!("download of layer {} of {rs}: {e}", manifest.layers[i].digest)), &mut first),
-        }
-    }
-    for (i, h) in unpacks.into_iter().enumerate() {
-        match h.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => note(e, &mut first),
-            Err(e) => note(Error::Cancelled(format!("unpack of layer {} of {rs}: {e}", manifest.layers[i].digest)), &mut first),
         }
     }
     if let Some(e) = first {
@@ -414,7 +425,7 @@ impl UnpackJob {
     }
 
     fn snap_err(&self, e: berth_snapshots::Error) -> Error {
-        Error::Snapshot { key: self.chain_id.clone(), source: Box::new(e) }
+        Error::Snapshot { key: format!("{} (layer {} of {})", self.chain_id, self.desc.digest, self.reference), source: Box::new(e) }
     }
 
     fn run(&self) -> Result<()> {
