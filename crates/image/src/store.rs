@@ -211,9 +211,11 @@ impl ImageStore {
         crate::pull::pull(&self.inner, reference, platform, auth, progress).await
     }
 
-    /// Pushes a local image to the registry its reference names (or to
-    /// `target` after tagging it so). Returns the manifest digest.
+    /// Pushes a local image to the registry its reference names (tag it
+    /// first to push elsewhere). Returns the manifest digest.
     pub async fn push(&self, reference: &str, auth: &Auth, progress: &Progress) -> Result<Digest> {
+        // gc must not delete blobs while they are being uploaded
+        let _g = self.inner.gc_lock.read().await;
         crate::push::push(&self.inner, reference, auth, progress).await
     }
 
