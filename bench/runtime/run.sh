@@ -2,7 +2,8 @@
 # Runtime benchmark: berth-runtime against runc and crun on one busybox
 # bundle, plus the kernel floor (unshare of the same namespaces).
 #
-#   bench/runtime/run.sh [--runs N] [--many N] [--runtimes berth,runc,crun] [--no-build]
+#   bench/runtime/run.sh [--runs N] [--many N] [--runtimes berth,runc,crun]
+#                        [--variant all|plain|limits] [--no-build]
 #
 # Measures, for each runtime:
 #   run        `run` of /bin/true                        (hyperfine, N runs)
@@ -11,7 +12,11 @@
 #              total wall time (then cleaned, not timed; median of 3)
 #   peak RSS   max resident set of `run` (GNU time %M: the largest of the
 #              runtime process and the children it waited for), median of 5
-# and prints a markdown table for docs/benchmarks.md.
+# and, for the "limits" variant (issue #3: cgroup setup must not erase the
+# lead), `run` and the cycle again on a bundle with memory (256 MiB limit,
+# 128 MiB reservation), cpu (shares 512, quota 50000/100000) and pids (64)
+# limits, reported as medians. --variant picks plain, limits or both (all,
+# the default). Prints markdown tables for docs/benchmarks.md.
 #
 # Everything runs in a private mount namespace where /sys/fs/cgroup/unified
 # is unmounted (a pure cgroup v1 view: crun 1.8 refuses hybrid cgroups), with
@@ -25,16 +30,19 @@ runs=150
 many=100
 runtimes=berth,runc,crun
 build=1
+variant=all
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --many) many=$2; shift 2 ;;
     --runtimes) runtimes=$2; shift 2 ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --variant) variant=$2; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+case $variant in all|plain|limits) ;; *) echo "run.sh: --variant all|plain|limits" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "run.sh: run as root" >&2; exit 1; }
 
 if [ -z "${BERTH_BENCH_INNER:-}" ]; then
@@ -54,7 +62,7 @@ if [ -z "${BERTH_BENCH_INNER:-}" ]; then
   fi
   # Private mount namespace: the umount and the tmpfs stay here.
   exec env BERTH_BENCH_INNER=1 BERTH_BENCH_BIN="$berth_bin" \
-    unshare --mount --propagation private "$0" --runs "$runs" --many "$many" --runtimes "$runtimes" --no-build
+    unshare --mount --propagation private "$0" --runs "$runs" --many "$many" --runtimes "$runtimes" --variant "$variant" --no-build
 fi
 
 if grep -q ' /sys/fs/cgroup/unified cgroup2 ' /proc/self/mounts; then
@@ -86,7 +94,13 @@ for a in $(/bin/busybox --list); do
 done
 echo 'root:x:0:0:root:/root:/bin/sh' > "$bundle/rootfs/etc/passwd"
 echo 'root:x:0:' > "$bundle/rootfs/etc/group"
-write_config() { # $1: dir, $2: JSON args array, $3: root path (default rootfs)
+default_resources='{"devices": [{"allow": false, "access": "rwm"}]}'
+limit_resources='{"devices": [{"allow": false, "access": "rwm"}],
+    "memory": {"limit": 268435456, "reservation": 134217728},
+    "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+    "pids": {"limit": 64}}'
+write_config() { # $1: dir, $2: JSON args array, $3: root path (default rootfs), $4: linux.resources
+  local resources=${4:-$default_resources}
   cat > "$1/config.json" <<JSON
 {
   "ociVersion": "1.1.0",
@@ -117,7 +131,7 @@ write_config() { # $1: dir, $2: JSON args array, $3: root path (default rootfs)
     {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
   ],
   "linux": {
-    "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+    "resources": $resources,
     "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
     "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
                     "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
@@ -132,6 +146,10 @@ write_config "$bundle" '["/bin/true"]'
 sleeper=$work/sleeper
 mkdir -p "$sleeper"
 write_config "$sleeper" '["/bin/sleep", "3600"]' "$bundle/rootfs"
+# The limits variant: same rootfs, memory/cpu/pids limits.
+limited=$work/limited
+mkdir -p "$limited"
+write_config "$limited" '["/bin/true"]' "$bundle/rootfs" "$limit_resources"
 
 # One create/start/state/delete cycle, as a script hyperfine can run.
 cat > "$work/cycle.sh" <<'SH'
@@ -166,58 +184,83 @@ for rt in "${selected[@]}"; do
     "$b" --root "$work/root-$rt" delete --force smoke-$rt >/dev/null 2>&1 || true
     continue
   fi
+  if [ "$variant" != plain ] && ! "$b" --root "$work/root-$rt" run --bundle "$limited" smoke-l-$rt </dev/null >/dev/null 2>"$work/smoke-$rt.err"; then
+    echo "run.sh: $rt cannot run the limits bundle, skipped: $(head -c 300 "$work/smoke-$rt.err" 2>/dev/null)" >&2
+    "$b" --root "$work/root-$rt" delete --force smoke-l-$rt >/dev/null 2>&1 || true
+    continue
+  fi
   active+=("$rt")
 done
 [ ${#active[@]} -gt 0 ] || { echo "run.sh: no runtime works" >&2; exit 1; }
 
-echo "== run /bin/true and create/start/state/delete, $runs runs each" >&2
-run_cmds=(-n floor "unshare --mount --uts --ipc --net --pid --fork /bin/true")
-cycle_cmds=()
-for rt in "${active[@]}"; do
-  b=${bin[$rt]}; r=$work/root-$rt
-  run_cmds+=(-n "$rt" "$b --root $r run --bundle $bundle bench-run-$rt")
-  cycle_cmds+=(-n "$rt" "$work/cycle.sh $b $r $bundle bench-cycle-$rt")
-done
-hyperfine -N --style basic --warmup 5 --runs "$runs" --export-csv "$work/run.csv" "${run_cmds[@]}" >&2
-hyperfine -N --style basic --warmup 5 --runs "$runs" --export-csv "$work/cycle.csv" "${cycle_cmds[@]}" >&2
-
 ms() { # ms CSV NAME -> "mean ± stddev"
   awk -F, -v n="$2" 'NR > 1 && $1 == n { printf "%.1f ± %.1f", $2 * 1000, $3 * 1000 }' "$1"
 }
+median() { # median CSV NAME -> "12.3" (ms), empty if not measured
+  [ -f "$1" ] || return 0
+  awk -F, -v n="$2" 'NR > 1 && $1 == n { printf "%.1f", $4 * 1000 }' "$1"
+}
 
-echo "== $many containers created and started in a row (median of 3)" >&2
-declare -A many_ms rss
-now_ns() { date +%s%N; }
-for rt in "${active[@]}"; do
-  b=${bin[$rt]}; r=$work/root-$rt
-  samples=()
-  for round in 1 2 3; do
-    t0=$(now_ns)
-    for i in $(seq 1 "$many"); do
-      "$b" --root "$r" create --bundle "$sleeper" "many-$rt-$i" </dev/null >/dev/null
-      "$b" --root "$r" start "many-$rt-$i"
-    done
-    t1=$(now_ns)
-    samples+=($(( (t1 - t0) / 1000000 )))
-    for i in $(seq 1 "$many"); do
-      "$b" --root "$r" delete --force "many-$rt-$i" >/dev/null 2>&1 || true
-    done
+if [ "$variant" != limits ]; then
+  echo "== run /bin/true and create/start/state/delete, $runs runs each" >&2
+  run_cmds=(-n floor "unshare --mount --uts --ipc --net --pid --fork /bin/true")
+  cycle_cmds=()
+  for rt in "${active[@]}"; do
+    b=${bin[$rt]}; r=$work/root-$rt
+    run_cmds+=(-n "$rt" "$b --root $r run --bundle $bundle bench-run-$rt")
+    cycle_cmds+=(-n "$rt" "$work/cycle.sh $b $r $bundle bench-cycle-$rt")
   done
-  many_ms[$rt]=$(printf '%s\n' "${samples[@]}" | sort -n | sed -n 2p)
-  echo "$rt: ${samples[*]} ms" >&2
-done
+  hyperfine -N --style basic --warmup 5 --runs "$runs" --export-csv "$work/run.csv" "${run_cmds[@]}" >&2
+  hyperfine -N --style basic --warmup 5 --runs "$runs" --export-csv "$work/cycle.csv" "${cycle_cmds[@]}" >&2
 
-echo "== peak RSS of run (GNU time, median of 5)" >&2
-for rt in "${active[@]}"; do
-  b=${bin[$rt]}; r=$work/root-$rt
-  samples=()
-  for i in 1 2 3 4 5; do
-    samples+=($(/usr/bin/time -f %M "$b" --root "$r" run --bundle "$bundle" "bench-rss-$rt" 2>&1 >/dev/null </dev/null | tail -1))
+  echo "== $many containers created and started in a row (median of 3)" >&2
+  declare -A many_ms rss
+  now_ns() { date +%s%N; }
+  for rt in "${active[@]}"; do
+    b=${bin[$rt]}; r=$work/root-$rt
+    samples=()
+    for round in 1 2 3; do
+      t0=$(now_ns)
+      for i in $(seq 1 "$many"); do
+        "$b" --root "$r" create --bundle "$sleeper" "many-$rt-$i" </dev/null >/dev/null
+        "$b" --root "$r" start "many-$rt-$i"
+      done
+      t1=$(now_ns)
+      samples+=($(( (t1 - t0) / 1000000 )))
+      for i in $(seq 1 "$many"); do
+        "$b" --root "$r" delete --force "many-$rt-$i" >/dev/null 2>&1 || true
+      done
+    done
+    many_ms[$rt]=$(printf '%s\n' "${samples[@]}" | sort -n | sed -n 2p)
+    echo "$rt: ${samples[*]} ms" >&2
   done
-  rss[$rt]=$(printf '%s\n' "${samples[@]}" | sort -n | sed -n 3p)
-  echo "$rt: ${samples[*]} KiB" >&2
-done
-floor_rss=$(/usr/bin/time -f %M unshare --mount --uts --ipc --net --pid --fork /bin/true 2>&1 >/dev/null | tail -1)
+
+  echo "== peak RSS of run (GNU time, median of 5)" >&2
+  for rt in "${active[@]}"; do
+    b=${bin[$rt]}; r=$work/root-$rt
+    samples=()
+    for i in 1 2 3 4 5; do
+      samples+=($(/usr/bin/time -f %M "$b" --root "$r" run --bundle "$bundle" "bench-rss-$rt" 2>&1 >/dev/null </dev/null | tail -1))
+    done
+    rss[$rt]=$(printf '%s\n' "${samples[@]}" | sort -n | sed -n 3p)
+    echo "$rt: ${samples[*]} KiB" >&2
+  done
+  floor_rss=$(/usr/bin/time -f %M unshare --mount --uts --ipc --net --pid --fork /bin/true 2>&1 >/dev/null | tail -1)
+
+fi
+
+if [ "$variant" != plain ]; then
+  echo "== limits variant: run /bin/true and create/start/state/delete with memory, cpu and pids limits, $runs runs each" >&2
+  lrun_cmds=()
+  lcycle_cmds=()
+  for rt in "${active[@]}"; do
+    b=${bin[$rt]}; r=$work/root-$rt
+    lrun_cmds+=(-n "$rt" "$b --root $r run --bundle $limited bench-lrun-$rt")
+    lcycle_cmds+=(-n "$rt" "$work/cycle.sh $b $r $limited bench-lcycle-$rt")
+  done
+  hyperfine -N --style basic --warmup 5 --runs "$runs" --export-csv "$work/lrun.csv" "${lrun_cmds[@]}" >&2
+  hyperfine -N --style basic --warmup 5 --runs "$runs" --export-csv "$work/lcycle.csv" "${lcycle_cmds[@]}" >&2
+fi
 
 versions() {
   case "$1" in
@@ -226,15 +269,37 @@ versions() {
   esac
 }
 
-echo
-echo "Runtime benchmark, $(date -u +%Y-%m-%d), kernel $(uname -r), $(nproc) CPUs; \`bench/runtime/run.sh --runs $runs --many $many\`."
-echo "Times in ms (mean ± σ over $runs runs; \"$many in a row\" is the median of 3 rounds); RSS is GNU time's maximum resident set of \`run\`."
-echo
-echo "| runtime | version | run /bin/true (ms) | create→start→state→delete (ms) | $many create+start in a row (ms) | peak RSS of run (MiB) |"
-echo "|---|---|---|---|---|---|"
-for rt in "${active[@]}"; do
-  printf '| %s | %s | %s | %s | %s | %.1f |\n' "$rt" "$(versions "$rt")" "$(ms "$work/run.csv" "$rt")" \
-    "$(ms "$work/cycle.csv" "$rt")" "${many_ms[$rt]}" "$(awk -v k="${rss[$rt]}" 'BEGIN { print k / 1024 }')"
-done
-printf '| floor: `unshare --mount --uts --ipc --net --pid --fork /bin/true` | util-linux | %s | | | %.1f |\n' \
-  "$(ms "$work/run.csv" floor)" "$(awk -v k="$floor_rss" 'BEGIN { print k / 1024 }')"
+if [ "$variant" != limits ]; then
+  echo
+  echo "Runtime benchmark, $(date -u +%Y-%m-%d), kernel $(uname -r), $(nproc) CPUs; \`bench/runtime/run.sh --runs $runs --many $many\`."
+  echo "Times in ms (mean ± σ over $runs runs; \"$many in a row\" is the median of 3 rounds); RSS is GNU time's maximum resident set of \`run\`."
+  echo
+  echo "| runtime | version | run /bin/true (ms) | create→start→state→delete (ms) | $many create+start in a row (ms) | peak RSS of run (MiB) |"
+  echo "|---|---|---|---|---|---|"
+  for rt in "${active[@]}"; do
+    printf '| %s | %s | %s | %s | %s | %.1f |\n' "$rt" "$(versions "$rt")" "$(ms "$work/run.csv" "$rt")" \
+      "$(ms "$work/cycle.csv" "$rt")" "${many_ms[$rt]}" "$(awk -v k="${rss[$rt]}" 'BEGIN { print k / 1024 }')"
+  done
+  printf '| floor: `unshare --mount --uts --ipc --net --pid --fork /bin/true` | util-linux | %s | | | %.1f |\n' \
+    "$(ms "$work/run.csv" floor)" "$(awk -v k="$floor_rss" 'BEGIN { print k / 1024 }')"
+fi
+
+if [ "$variant" != plain ]; then
+  echo
+  echo "With limits (linux.resources: memory 256 MiB limit + 128 MiB reservation, cpu shares 512 + quota 50000/100000, pids 64), $(date -u +%Y-%m-%d), kernel $(uname -r), $(nproc) CPUs; \`bench/runtime/run.sh --runs $runs --variant $variant\`."
+  echo "Medians in ms over $runs runs (mean ± σ in brackets); \"no limits\" medians from the plain variant of the same invocation."
+  echo
+  echo "| runtime | run /bin/true, limits | create→start→state→delete, limits | run, no limits | cycle, no limits |"
+  echo "|---|---|---|---|---|"
+  for rt in "${active[@]}"; do
+    printf '| %s | %s (%s) | %s (%s) | %s | %s |\n' "$rt" \
+      "$(median "$work/lrun.csv" "$rt")" "$(ms "$work/lrun.csv" "$rt")" \
+      "$(median "$work/lcycle.csv" "$rt")" "$(ms "$work/lcycle.csv" "$rt")" \
+      "$(median "$work/run.csv" "$rt")" "$(median "$work/cycle.csv" "$rt")"
+  done
+  if [[ " ${active[*]} " == *" berth "* && " ${active[*]} " == *" crun "* ]]; then
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
+    echo
+    echo "berth-runtime ÷ crun, medians with limits: run $(ratio "$(median "$work/lrun.csv" berth)" "$(median "$work/lrun.csv" crun)"), cycle $(ratio "$(median "$work/lcycle.csv" berth)" "$(median "$work/lcycle.csv" crun)") (≤ 1.00 keeps the lead)."
+  fi
+fi
