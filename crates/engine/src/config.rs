@@ -94,19 +94,15 @@ pub struct NetworkDefaults {
     pub bridge_name: String,
     /// Directory of the CNI plugin binaries.
     pub cni_bin_dir: PathBuf,
-    /// DNS servers for containers when the host's resolv.conf only names
-    /// loopback resolvers (docker falls back to 8.8.8.8 and 8.8.4.4).
-    pub dns: Vec<String>,
 }
 
 impl Default for NetworkDefaults {
     fn default() -> Self {
         NetworkDefaults {
             default_network: "bridge".into(),
-            bridge_subnet: "172.17.0.0/16".into(),
+            bridge_subnet: "10.87.0.0/16".into(),
             bridge_name: "berth0".into(),
             cni_bin_dir: PathBuf::from("/usr/lib/cni"),
-            dns: Vec::new(),
         }
     }
 }

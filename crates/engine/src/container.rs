@@ -234,12 +234,12 @@ async fn prepare_inner(inner: &Arc<Inner>, c: &Arc<Container>, rec: &Record, dir
     if let Some(w) = rec.spec.working_dir.as_deref().filter(|w| !w.is_empty() && *w != "/") {
         crate::archive::mkdir_all_in_root(rootfs, w, user.uid, user.gid)?;
     }
-    let (att, net) = crate::network::setup(inner, rec)?;
+    let (att, net) = crate::network::setup(inner, rec).await?;
     {
         let mut r = c.rec();
         r.network = att;
     }
-    crate::network::write_files(inner, rec, dir)?;
+    let (hosts, resolv, hostname) = crate::network::files(inner, &c.snapshot());
     let ns_of = |mode: Option<&str>, kind: &str| -> Result<Ns> {
         match mode.unwrap_or("") {
             "" | "private" | "shareable" | "none" => Ok(Ns::New),
@@ -301,9 +301,9 @@ async fn prepare_inner(inner: &Arc<Inner>, c: &Arc<Container>, rec: &Record, dir
         rootfs: rootfs.to_owned(),
         user,
         hostname: rec.hostname.clone(),
-        hostname_path: Some(dir.join("hostname")),
-        hosts_path: Some(dir.join("hosts")),
-        resolv_conf_path: Some(dir.join("resolv.conf")),
+        hostname_path: Some(hostname),
+        hosts_path: Some(hosts),
+        resolv_conf_path: Some(resolv),
         net,
         ipc,
         pid: ns_of(rec.spec.pid_mode.as_deref(), "pid")?,
@@ -315,6 +315,11 @@ async fn prepare_inner(inner: &Arc<Inner>, c: &Arc<Container>, rec: &Record, dir
         init: inner.config.init_binary(),
         host: inner.host.clone(),
     };
+    if let Ns::Path(p) = &ctx.net
+        && c.rec().network.netns.as_deref() == Some(p.as_path())
+    {
+        apply_net_sysctls(p, &oci::net_sysctls(&rec.spec, &ctx))?;
+    }
     let spec = oci::generate(&rec.spec, &ctx)?;
     let cfg_path = dir.join("config.json");
     let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Internal(e.to_string()))?;
@@ -337,6 +342,30 @@ async fn prepare_inner(inner: &Arc<Inner>, c: &Arc<Container>, rec: &Record, dir
     .map_err(start_error)?;
     c.set_shim(Some(shim.clone()));
     Ok(shim)
+}
+
+/// Writes `net.*` sysctls inside a network namespace (a helper thread
+/// enters it; /proc/sys/net shows the namespace of the thread that reads it).
+fn apply_net_sysctls(netns: &Path, sysctls: &BTreeMap<String, String>) -> Result<()> {
+    if sysctls.is_empty() {
+        return Ok(());
+    }
+    let ns = std::fs::File::open(netns).map_err(Error::io(netns))?;
+    let values = sysctls.clone();
+    std::thread::spawn(move || -> std::result::Result<(), String> {
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| format!("entering the network namespace: {e}"))?;
+        for (k, v) in &values {
+            if k.split('.').any(|c| c.is_empty() || c == "..") {
+                return Err(format!("invalid sysctl {k:?}"));
+            }
+            let path = format!("/proc/sys/{}", k.replace('.', "/"));
+            std::fs::write(&path, v).map_err(|e| format!("sysctl {k}={v}: {e}"))?;
+        }
+        Ok(())
+    })
+    .join()
+    .map_err(|_| Error::Internal("sysctl helper thread panicked".into()))?
+    .map_err(Error::invalid)
 }
 
 /// Turns a runtime's create/start failure into docker's error and code.
@@ -477,16 +506,40 @@ pub(crate) fn unmount_rootfs(inner: &Inner, id: &str) {
 /// Undoes a run: shim (and runtime state), network, rootfs mount.
 pub(crate) async fn cleanup_run(inner: &Arc<Inner>, c: &Arc<Container>) {
     if let Some(shim) = c.shim() {
-        if let Err(e) = shim.delete(true).await {
-            tracing::debug!(container = %c.id, error = %e, "shim delete");
-            cleanup_dead_shim(inner, c).await;
+        match shim.delete(true).await {
+            Ok(()) => {
+                // the shim answers, then exits and removes its state dir
+                let mut delay = std::time::Duration::from_micros(500);
+                for _ in 0..200 {
+                    if !shim.alive() {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_millis(20));
+                }
+                if !shim.alive() {
+                    let _ = std::fs::remove_dir_all(&shim.dir);
+                }
+            }
+            Err(e) => {
+                tracing::debug!(container = %c.id, error = %e, "shim delete");
+                cleanup_dead_shim(inner, c).await;
+            }
         }
     } else {
         cleanup_dead_shim(inner, c).await;
     }
     c.set_shim(None);
-    let att = std::mem::take(&mut c.rec().network);
-    if let Err(e) = crate::network::teardown(inner, &att) {
+    let att = {
+        let mut r = c.rec();
+        let a = r.network.clone();
+        // keep what inspect shows of a stopped container (files, network ids)
+        r.network.netns = None;
+        r.network.joined = None;
+        r.network.ports.clear();
+        a
+    };
+    if let Err(e) = crate::network::teardown(inner, &c.id, &att).await {
         tracing::warn!(container = %c.id, error = %e, "network teardown");
     }
     unmount_rootfs(inner, &c.id);
@@ -897,6 +950,7 @@ pub(crate) async fn remove(inner: &Arc<Inner>, id: &str, opts: RemoveOptions) ->
         return Err(Error::io(&dir)(e));
     }
     inner.db.remove_container(&c.id, &name)?;
+    crate::network::remove(inner, &c.id).await;
     inner.containers.lock().unwrap_or_else(|p| p.into_inner()).remove(&c.id);
     let rec = c.snapshot();
     if opts.volumes {
@@ -955,7 +1009,7 @@ fn command_of(spec: &ContainerSpec) -> (String, Vec<String>) {
 
 pub(crate) fn details(inner: &Inner, c: &Container, size: bool) -> ContainerDetails {
     let rec = c.snapshot();
-    let dir = inner.container_dir(&rec.id);
+    let (hosts, resolv, hostname) = crate::network::files(inner, &rec);
     let (path, args) = command_of(&rec.spec);
     let (log_path, _, _) = log_settings(inner, &rec);
     let (size_rw, size_root_fs) = if size { sizes(inner, &rec) } else { (None, None) };
@@ -963,7 +1017,7 @@ pub(crate) fn details(inner: &Inner, c: &Container, size: bool) -> ContainerDeta
     let mut graph = BTreeMap::new();
     if let Ok(Some(info)) = inner.images.snapshots().stat(&rec.id) {
         graph.insert("UpperDir".into(), info.path.display().to_string());
-        graph.insert("MergedDir".into(), dir.join("rootfs").display().to_string());
+        graph.insert("MergedDir".into(), inner.container_dir(&rec.id).join("rootfs").display().to_string());
         if let Some(work) = info.path.parent().map(|p| p.join("work")) {
             graph.insert("WorkDir".into(), work.display().to_string());
         }
@@ -976,9 +1030,9 @@ pub(crate) fn details(inner: &Inner, c: &Container, size: bool) -> ContainerDeta
         args,
         state: rec.state.clone(),
         image_id: rec.image_id.clone(),
-        resolv_conf_path: dir.join("resolv.conf").display().to_string(),
-        hostname_path: dir.join("hostname").display().to_string(),
-        hosts_path: dir.join("hosts").display().to_string(),
+        resolv_conf_path: resolv.display().to_string(),
+        hostname_path: hostname.display().to_string(),
+        hosts_path: hosts.display().to_string(),
         log_path: log_path.map(|p| p.display().to_string()).unwrap_or_default(),
         restart_count: rec.restart_count,
         driver: "overlay2".into(),

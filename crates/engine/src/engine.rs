@@ -405,7 +405,7 @@ impl Engine {
         crate::container::port(&self.inner, id).await
     }
 
-    /// `GET /events`.
+    /// `GET /events` (call within a tokio runtime: the subscription is a task).
     pub fn events(&self, opts: EventsOptions) -> crate::events::EventStream {
         self.inner.events.subscribe(opts)
     }
@@ -501,6 +501,43 @@ impl Engine {
     /// `POST /volumes/prune`: unused anonymous volumes (`all` for named too).
     pub async fn volume_prune(&self, all: bool, filters: BTreeMap<String, Vec<String>>) -> Result<PruneReport> {
         self.inner.volumes.prune(&self.inner, all, &filters)
+    }
+
+    // ---- networks (berth-network) ----
+
+    /// `POST /networks/create`.
+    pub async fn network_create(&self, name: &str, opts: crate::network::NetworkOptions) -> Result<crate::network::NetworkInfo> {
+        crate::network::create_network(&self.inner, name, opts).await
+    }
+
+    /// `GET /networks/{id}` (name, id or unique id prefix).
+    pub async fn network_inspect(&self, name: &str) -> Result<crate::network::NetworkInfo> {
+        crate::network::inspect_network(&self.inner, name).await
+    }
+
+    /// `GET /networks` (the API filters).
+    pub async fn network_list(&self) -> Result<Vec<crate::network::NetworkInfo>> {
+        crate::network::list_networks(&self.inner).await
+    }
+
+    /// `DELETE /networks/{id}`.
+    pub async fn network_remove(&self, name: &str) -> Result<()> {
+        crate::network::remove_network(&self.inner, name).await
+    }
+
+    /// `POST /networks/prune`: names of the removed networks.
+    pub async fn network_prune(&self) -> Result<Vec<String>> {
+        crate::network::prune_networks(&self.inner).await
+    }
+
+    /// `POST /networks/{id}/connect` (running containers only for now).
+    pub async fn network_connect(&self, container: &str, network: &str, endpoint: crate::spec::EndpointSpec) -> Result<()> {
+        crate::network::connect(&self.inner, container, network, endpoint).await
+    }
+
+    /// `POST /networks/{id}/disconnect`.
+    pub async fn network_disconnect(&self, container: &str, network: &str, force: bool) -> Result<()> {
+        crate::network::disconnect(&self.inner, container, network, force).await
     }
 
     // ---- system ----

@@ -104,7 +104,7 @@ pub enum Error {
     #[error("{0}")]
     NoSuchPath(String),
 
-    #[error("network {0} not found")]
+    #[error("{0}")]
     NoSuchNetwork(String),
 
     /// Docker's text for a taken name.

@@ -53,7 +53,7 @@ pub(crate) async fn open(config: EngineConfig) -> Result<Engine> {
     let images = berth_image::ImageStore::open(&config.data_root, berth_image::StoreConfig { registries: config.registries.clone() })?;
     let db = Db::open(&config.data_root.join("engine.redb"))?;
     let volumes = crate::volumes::Volumes::new(&config.data_root)?;
-    let network = crate::network::Network::new(&config.exec_root)?;
+    let network = crate::network::Network::open(&config)?;
     let (shutdown, _) = tokio::sync::watch::channel(false);
     let inner = Arc::new(Inner {
         host: crate::oci::HostFacts::detect(),
@@ -156,8 +156,6 @@ async fn restore(inner: &Arc<Inner>) -> Result<()> {
         } else {
             // not running: nothing of a run may be left
             crate::container::unmount_rootfs(inner, &c.id);
-            let att = std::mem::take(&mut c.rec().network);
-            let _ = crate::network::teardown(inner, &att);
         }
     }
     for (c, exit) in exits {
@@ -254,11 +252,7 @@ async fn sweep_leftovers(inner: &Arc<Inner>, known: &BTreeSet<String>) {
             }
         }
     }
-    // network namespaces
-    for id in inner.network.held() {
-        let in_use = inner.lookup(&id).ok().is_some_and(|c| c.rec().network.netns.is_some() && c.rec().state.running);
-        if !in_use {
-            let _ = crate::network::remove_netns(&inner.network.netns_path(&id));
-        }
-    }
+    // networks: DEL and namespaces of containers not running
+    let live: Vec<String> = inner.all().iter().filter(|c| c.rec().state.running).map(|c| c.id.clone()).collect();
+    crate::network::cleanup_stale(inner, live).await;
 }

@@ -1,8 +1,8 @@
 //! Talking to berth-shim, the per-container monitor (crates/shim).
 //!
-//! The shim is spawned in its own session with `--no-start`: it runs the
-//! runtime's `create`, then listens on `<state>/shim.sock`; the engine sends
-//! `start`, and from then on the shim holds the container's stdio, writes
+//! The shim is spawned with `--no-start` (it daemonizes itself): it runs
+//! the runtime's `create`, then listens on `<state>/shim.sock`; the engine
+//! sends `start` (after an attach, if any), and from then on the shim holds the container's stdio, writes
 //! the json-file log, reaps the container and records `exit.json` durably.
 //! It outlives berthd. The control protocol is one JSON request per line
 //! (`{"op":"..."}`) answered by one JSON line; `attach` and `exec` with
@@ -13,7 +13,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -121,7 +120,8 @@ impl Shim {
             return Err(shim_err(&self.id, format!("closed the connection without answering {}", req["op"])));
         }
         let v: Value = serde_json::from_str(answer.trim()).map_err(|e| shim_err(&self.id, format!("malformed answer {answer:?}: {e}")))?;
-        if let Some(e) = v.get("error").and_then(Value::as_str) {
+        if v.get("ok").and_then(Value::as_bool) != Some(true) {
+            let e = v.get("error").and_then(Value::as_str).unwrap_or("failed");
             return Err(Error::Runtime { runtime: "shim".into(), verb: req["op"].as_str().unwrap_or("?").into(), id: self.id.clone(), detail: e.to_owned() });
         }
         Ok(v)
@@ -152,7 +152,8 @@ impl Shim {
             }
         }
         let v: Value = serde_json::from_slice(&answer).map_err(|e| shim_err(&self.id, format!("malformed answer: {e}")))?;
-        if let Some(e) = v.get("error").and_then(Value::as_str) {
+        if v.get("ok").and_then(Value::as_bool) != Some(true) {
+            let e = v.get("error").and_then(Value::as_str).unwrap_or("failed");
             return Err(Error::Runtime { runtime: "shim".into(), verb: req["op"].as_str().unwrap_or("?").into(), id: self.id.clone(), detail: e.to_owned() });
         }
         Ok((v, s))
@@ -188,20 +189,21 @@ impl Shim {
     }
 }
 
-/// Spawns a shim for a created bundle; returns once its control socket
-/// answers (the container is created, not started). A runtime `create`
-/// failure comes back as the shim's error.
+/// Spawns a shim for a bundle with `--no-start`; returns once the
+/// container is created (not started). The shim prints one JSON line and
+/// its first process exits while the daemonized shim runs on (crate doc of
+/// berth-shim); a runtime `create` failure comes back as its error.
 pub(crate) async fn spawn(inner: &Inner, a: SpawnArgs<'_>) -> Result<Arc<Shim>> {
     let bin = inner.config.shim_binary().ok_or_else(|| Error::FailedPrecondition("the berth-shim binary was not found next to berthd or in PATH".into()))?;
     let dir = inner.shim_dir(a.id);
     if dir.exists() {
-        // a previous run's shim: it must be gone (the caller checked)
+        // a previous run's files (its shim is gone: the caller checked)
         let _ = std::fs::remove_dir_all(&dir);
     }
     if let Some(p) = dir.parent() {
         std::fs::create_dir_all(p).map_err(Error::io(p))?;
     }
-    let mut c = std::process::Command::new(&bin);
+    let mut c = tokio::process::Command::new(&bin);
     c.arg("--id").arg(a.id).arg("--bundle").arg(a.bundle).arg("--state-dir").arg(&dir);
     c.arg("--runtime").arg(&a.runtime.handler.path).arg("--runtime-root").arg(&a.runtime.root);
     for x in &a.runtime.handler.args {
@@ -225,57 +227,27 @@ pub(crate) async fn spawn(inner: &Inner, a: SpawnArgs<'_>) -> Result<Arc<Shim>> 
         c.arg("--stdin");
     }
     c.arg("--no-start");
-    c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
-    {
-        use std::os::unix::process::CommandExt;
-        // its own session: it must not get berthd's terminal signals, and it
-        // must outlive berthd
-        // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            c.pre_exec(|| {
-                nix::unistd::setsid().map(drop).map_err(std::io::Error::from)
-            });
+    c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let out = c.output().await.map_err(|e| shim_err(a.id, format!("spawning {}: {e}", bin.display())))?;
+    let line = String::from_utf8_lossy(&out.stdout);
+    let v: Value = match serde_json::from_str(line.trim()) {
+        Ok(v) => v,
+        Err(_) => {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let msg = err.lines().map(str::trim).filter(|l| !l.is_empty()).last().unwrap_or("no answer").to_owned();
+            return Err(shim_err(a.id, format!("exited with {} without a status line: {msg}", out.status)));
         }
+    };
+    if v.get("ok").and_then(Value::as_bool) != Some(true) {
+        let msg = v.get("error").and_then(Value::as_str).unwrap_or("failed").to_owned();
+        let stage = v.get("stage").and_then(Value::as_str).unwrap_or("shim");
+        return Err(if stage == "shim" {
+            shim_err(a.id, msg)
+        } else {
+            Error::Runtime { runtime: a.runtime.name.clone(), verb: stage.to_owned(), id: a.id.to_owned(), detail: msg }
+        });
     }
-    let mut child = c.spawn().map_err(|e| shim_err(a.id, format!("spawning {}: {e}", bin.display())))?;
-    let stderr = child.stderr.take();
-    let shim = Arc::new(Shim::at(a.id, dir.clone()));
-    // the shim stays our child until we exit: reap it in the background so
-    // that it leaves no zombie; after a berthd restart init reaps it
-    let (exited_tx, mut exited_rx) = tokio::sync::oneshot::channel::<(std::process::ExitStatus, String)>();
-    std::thread::spawn(move || {
-        let mut err = String::new();
-        if let Some(mut s) = stderr {
-            use std::io::Read;
-            let _ = (&mut s).take(64 * 1024).read_to_string(&mut err);
-        }
-        if let Ok(st) = child.wait() {
-            let _ = exited_tx.send((st, err));
-        }
-    });
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let mut delay = Duration::from_micros(200);
-    loop {
-        if dir.join(SHIM_SOCK).exists() && shim.request(json!({"op": "state"})).await.is_ok() {
-            return Ok(shim);
-        }
-        match exited_rx.try_recv() {
-            Ok((st, err)) => {
-                let msg = err.lines().map(str::trim).filter(|l| !l.is_empty()).last().unwrap_or("").to_owned();
-                // the shim may have served its socket and exited already (create failed)
-                return Err(shim_err(a.id, if msg.is_empty() { format!("exited with {st} before it was ready") } else { msg }));
-            }
-            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
-                return Err(shim_err(a.id, "exited before it was ready"));
-            }
-            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
-        }
-        if tokio::time::Instant::now() > deadline {
-            return Err(shim_err(a.id, "did not answer on its socket within 60s"));
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_millis(20));
-    }
+    Ok(Arc::new(Shim::at(a.id, dir)))
 }
 
 /// Closes whatever the engine holds open towards shims at shutdown (the

@@ -35,8 +35,10 @@ pub use user::ResolvedUser;
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// docker's default `/dev/shm` size (64 MiB).
 pub const DEFAULT_SHM_SIZE: i64 = 64 * 1024 * 1024;
-/// OCI runtime spec version written into config.json.
-pub const OCI_VERSION: &str = "1.2.0";
+/// OCI runtime spec version written into config.json. 1.0.2 although the
+/// fields used exist in it unchanged: Debian 12's crun (1.8.1) refuses any
+/// config that claims a later version ("unknown version specified").
+pub const OCI_VERSION: &str = "1.0.2";
 
 /// What the host is like, for validation and defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -676,6 +678,23 @@ fn rlimit_name(n: &str) -> String {
     format!("RLIMIT_{}", n.to_ascii_uppercase())
 }
 
+/// The `net.*` sysctls of a container with a network namespace of its own:
+/// docker's defaults (unprivileged ports and ping) and the user's.
+pub fn net_sysctls(s: &ContainerSpec, ctx: &Context) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    if ctx.net == Ns::Host {
+        return m;
+    }
+    m.insert("net.ipv4.ip_unprivileged_port_start".into(), "0".into());
+    m.insert("net.ipv4.ping_group_range".into(), "0 2147483647".into());
+    for (k, v) in &s.sysctls {
+        if k.starts_with("net.") {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    m
+}
+
 /// The container's `config.json`.
 pub fn generate(s: &ContainerSpec, ctx: &Context) -> Result<Value> {
     let sec = security_opts(&s.security_opt)?;
@@ -882,13 +901,14 @@ pub fn generate(s: &ContainerSpec, ctx: &Context) -> Result<Value> {
         res.insert("blockIO".into(), Value::Object(blkio));
     }
 
-    let mut sysctl: BTreeMap<String, String> = BTreeMap::new();
-    if ctx.net != Ns::Host {
-        // docker's defaults for a private network namespace
-        sysctl.insert("net.ipv4.ip_unprivileged_port_start".into(), "0".into());
-        sysctl.insert("net.ipv4.ping_group_range".into(), "0 2147483647".into());
+    // net.* sysctls go into config.json only when the runtime makes the
+    // namespace; a namespace made by berth-network gets them from the
+    // engine before start (see [`net_sysctls`]), since berth-runtime
+    // refuses net sysctls for a joined namespace
+    let mut sysctl: BTreeMap<String, String> = s.sysctls.iter().filter(|(k, _)| !k.starts_with("net.")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    if ctx.net == Ns::New {
+        sysctl.extend(net_sysctls(s, ctx));
     }
-    sysctl.extend(s.sysctls.clone());
 
     let mut linux = json!({
         "resources": Value::Object(res),

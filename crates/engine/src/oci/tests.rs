@@ -291,3 +291,22 @@ fn extra_hosts_and_ports() {
     assert_eq!(normalize_port("8000-8010").unwrap(), "8000-8010/tcp");
     assert!(normalize_port("0").is_err());
 }
+
+#[test]
+fn net_sysctls_follow_the_namespace() {
+    let spec = ContainerSpec { cmd: Some(vec!["true".into()]), sysctls: [("net.core.somaxconn".to_string(), "1024".to_string()), ("kernel.shmmax".to_string(), "1".to_string())].into(), ..Default::default() };
+    // a namespace the engine made: net.* applied by the engine, not in config.json
+    let v = generate(&spec, &ctx(ID)).unwrap();
+    assert_eq!(v["linux"]["sysctl"], json!({"kernel.shmmax": "1"}));
+    let n = net_sysctls(&spec, &ctx(ID));
+    assert_eq!(n.get("net.core.somaxconn").map(String::as_str), Some("1024"));
+    assert_eq!(n.get("net.ipv4.ip_unprivileged_port_start").map(String::as_str), Some("0"));
+    // a namespace the runtime makes: all of them in config.json
+    let mut c = ctx(ID);
+    c.net = Ns::New;
+    let v = generate(&spec, &c).unwrap();
+    assert_eq!(v["linux"]["sysctl"]["net.ipv4.ping_group_range"], "0 2147483647");
+    assert_eq!(v["linux"]["sysctl"]["net.core.somaxconn"], "1024");
+    c.net = Ns::Host;
+    assert!(net_sysctls(&spec, &c).is_empty());
+}
