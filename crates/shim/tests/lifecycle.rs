@@ -373,3 +373,29 @@ fn runc_terminal_attach_resize_and_tty_exec() {
     assert_eq!(s.wait()["exit_code"], 3);
     s.delete_and_check();
 }
+
+/// Without a pid namespace of its own the container's other processes do
+/// not die with its init: the shim kills them (`kill --all`), as containerd
+/// does, so nothing lingers and the output ends. On runc: berth-runtime
+/// refuses `kill --all` on a stopped container ("container not running"),
+/// unlike runc, so there the leftovers live until `delete --force`.
+#[test]
+fn without_a_pid_namespace_leftover_processes_are_killed_on_exit() {
+    if !Kind::Runc.selected() {
+        return;
+    }
+    let rt = Rt::new(Kind::Runc);
+    let mut b = Bundle::busybox();
+    b.remove_namespace("pid");
+    b.set_script("sleep 1000 & echo $!; exit 0");
+    let dir = berth_test_support::temp_dir("shim-log-");
+    let log = dir.path().join("c-json.log");
+    let s = Shim::spawn(&rt, &b, &Opts { log_path: Some(log.clone()), ..Opts::default() });
+    s.started();
+    let started = std::time::Instant::now();
+    assert_eq!(s.wait()["exit_code"], 0);
+    let bg: i32 = json_log(&log)[0]["log"].as_str().expect("pid").trim().parse().expect("pid");
+    assert!(wait_gone(bg, Duration::from_secs(5)), "the background sleep {bg} was killed");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    s.delete_and_check();
+}
