@@ -75,13 +75,17 @@ fn malformed_requests_get_errors_and_the_shim_keeps_working() {
         let mut c = s.client().connect().expect("connect");
         let _ = c.write_all(b"{\"op\":\"sta");
     }
-    // Waiters that give up.
-    for _ in 0..5 {
+    // Waiters that give up: more than the shim's connection limit, so the
+    // shim must really let go of each.
+    for _ in 0..150 {
         let mut c = s.client().connect().expect("connect");
         c.write_all(b"{\"op\":\"wait\"}\n").expect("write");
         drop(c);
     }
-    assert_eq!(s.state()["status"], "running");
+    let st = eventually(Duration::from_secs(10), "the shim to serve again", || {
+        s.client().request(&json!({"op": "state"})).ok().filter(|v| v["ok"] == true)
+    });
+    assert_eq!(st["status"], "running");
     s.call(json!({"op": "kill", "signal": 9}));
     assert_eq!(s.wait()["exit_code"], 137, "the exit status survived all of it");
     s.delete_and_check();
@@ -172,5 +176,20 @@ fn container_and_exec_see_only_their_stdio() {
     let mut out = Vec::new();
     let _ = st.read_to_end(&mut out);
     assert_eq!(String::from_utf8_lossy(&out).split_whitespace().collect::<Vec<_>>(), ["0", "1", "2", "3"]);
+    s.delete_and_check();
+}
+
+/// A client that shuts down its sending side after the request (as
+/// `socat`/`nc -N` do) still gets its answer, also for `wait`.
+#[test]
+fn half_closed_clients_still_get_answers() {
+    let rt = Rt::berth();
+    let mut b = Bundle::busybox();
+    b.set_script("sleep 0.5; exit 4");
+    let s = Shim::spawn(&rt, &b, &Opts::default());
+    s.started();
+    let out = raw_then(&s, b"{\"op\":\"wait\"}\n", true);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{out:?}: {e}"));
+    assert_eq!(v["exit_code"], 4, "{v}");
     s.delete_and_check();
 }

@@ -259,7 +259,9 @@ impl Server {
                     self.handle_request(key, &line);
                 }
             }
-            ClientPhase::Wait(_) => self.drop_client(key),
+            // Only the client's sending side may be shut (it still reads
+            // the answer); a full close shows as EPOLLHUP and drops it.
+            ClientPhase::Wait(_) => self.update_client(key),
             ClientPhase::Attached(a) => {
                 if a.stdin {
                     self.attacher_input_ended(key, a);
