@@ -367,3 +367,45 @@ fn anonymous_bearer_token_flow() {
     assert_eq!(img.id.to_string(), f.layout.config_digest);
     assert_eq!(token_hits.load(Ordering::SeqCst), 1, "the token is fetched once and reused");
 }
+
+#[test]
+fn zstd_layers_are_unpacked() {
+    use std::io::Read;
+    let f = fixture();
+    let blobs = f.layout.path().join("blobs/sha256");
+    let gz = std::fs::read(blobs.join(&f.layer()[7..])).unwrap();
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut tar).unwrap();
+    let zst = zstd::encode_all(&tar[..], 3).unwrap();
+    let zdigest = berth_image::Digest::of(&zst).to_string();
+    let config = std::fs::read(blobs.join(&f.layout.config_digest[7..])).unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": f.layout.config_digest, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd", "digest": zdigest, "size": zst.len()}],
+    }))
+    .unwrap();
+    let mdigest = berth_image::Digest::of(&manifest).to_string();
+    let cdigest = f.layout.config_digest.clone();
+    let (zd2, md2) = (zdigest.clone(), mdigest.clone());
+    let h = Hostile::start(Arc::new(move |req: &Req| {
+        if req.path == "/v2/" {
+            Reply::Full(200, "application/json", b"{}".to_vec())
+        } else if req.path.starts_with("/v2/img/manifests/") {
+            Reply::Full(200, "application/vnd.oci.image.manifest.v1+json", manifest.clone())
+        } else if req.path == format!("/v2/img/blobs/{zd2}") {
+            Reply::Full(200, "application/octet-stream", zst.clone())
+        } else if req.path == format!("/v2/img/blobs/{cdigest}") {
+            Reply::Full(200, "application/octet-stream", config.clone())
+        } else {
+            Reply::Full(404, "text/plain", b"no".to_vec())
+        }
+    }));
+    let img = f.pull(&h).expect("pull zstd image");
+    assert_eq!(img.record.manifest_digest.to_string(), md2);
+    assert_eq!(img.record.diff_ids[0].to_string(), f.layout.diff_ids[0]);
+    let store = open(f.root.path(), fast_config());
+    let snap = store.snapshots().stat(img.record.top_chain().unwrap()).unwrap().unwrap();
+    assert!(snap.path.join("bin/busybox").is_file());
+}
