@@ -91,14 +91,24 @@ fn sigterm_reaches_the_child_and_its_group() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn berth-init");
-    struct Kill(u32);
+    /// On failure: TERM to berth-init (it forwards to the child's group),
+    /// then KILL to it and to the background sleep.
+    struct Kill(u32, PathBuf);
     impl Drop for Kill {
         fn drop(&mut self) {
-            // SAFETY: kill(2) on the test's own child, in case it is still there.
-            unsafe { libc::kill(self.0 as i32, libc::SIGKILL) };
+            // SAFETY: kill(2) on the test's own child and on the pid its
+            // script recorded; no memory is involved.
+            unsafe {
+                libc::kill(self.0 as i32, libc::SIGTERM);
+                std::thread::sleep(Duration::from_millis(100));
+                libc::kill(self.0 as i32, libc::SIGKILL);
+                if let Some(bg) = std::fs::read_to_string(&self.1).ok().and_then(|t| t.trim().parse::<i32>().ok()) {
+                    libc::kill(bg, libc::SIGKILL);
+                }
+            }
         }
     }
-    let _guard = Kill(child.id());
+    let _guard = Kill(child.id(), pidfile.clone());
     wait_for(&ready, Duration::from_secs(10));
     let bg: i32 = std::fs::read_to_string(&pidfile).expect("pid").trim().parse().expect("pid");
     // SAFETY: kill(2) on our child, berth-init.

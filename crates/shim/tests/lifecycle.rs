@@ -233,6 +233,15 @@ fn shim_survives_its_spawner_being_killed() {
         .process_group(0)
         .spawn()
         .expect("spawn the stand-in daemon");
+    /// The stand-in's process group dies with the test, even a failing one.
+    struct KillGroup(i32);
+    impl Drop for KillGroup {
+        fn drop(&mut self) {
+            // SAFETY: kill(2) on the process group created for the stand-in.
+            unsafe { libc::kill(-self.0, libc::SIGKILL) };
+        }
+    }
+    let _group = KillGroup(daemon.id() as i32);
     let mut out = BufReader::new(daemon.stdout.take().expect("stdout"));
     let mut report = String::new();
     out.read_line(&mut report).expect("report");

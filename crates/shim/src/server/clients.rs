@@ -4,7 +4,6 @@
 use super::*;
 
 impl Server {
-
     pub(super) fn on_accept(&mut self) {
         loop {
             match self.listener.accept() {

@@ -5,7 +5,6 @@
 use super::*;
 
 impl Server {
-
     /// Runs `runtime <verb> <args>` for a client, which waits for the result.
     pub(super) fn run_for_client(&mut self, key: Key, verb: &'static str, args: &[&str], action: Action) {
         match self.spawn_cmd(verb, args, action, Some(key)) {

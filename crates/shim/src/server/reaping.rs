@@ -4,7 +4,6 @@
 use super::*;
 
 impl Server {
-
     pub(super) fn on_signal(&mut self) {
         let mut chld = false;
         loop {

@@ -3,7 +3,6 @@
 use super::*;
 
 impl Server {
-
     pub(super) fn find_proc(&self, exec_id: Option<&str>) -> Result<Key, String> {
         match exec_id {
             None => Ok(self.init),

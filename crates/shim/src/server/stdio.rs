@@ -4,7 +4,6 @@
 use super::*;
 
 impl Server {
-
     pub(super) fn on_output(&mut self, key: Key, ch: u8) {
         let Some(p) = self.procs.get(key) else { return };
         let Some(fd) = p.out[usize::from(ch)].as_ref() else { return };
