@@ -1,12 +1,12 @@
 //! The control socket's requests (see the crate doc for the protocol).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Longest request line accepted (an exec's process JSON included).
 pub const MAX_REQUEST: usize = 1024 * 1024;
 
 /// A signal given as a number or a name.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SignalArg {
     /// `9`
@@ -33,8 +33,9 @@ fn yes() -> bool {
     true
 }
 
-/// One request line, tagged by `op`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// One request line, tagged by `op` (berthd may build requests with this
+/// type and `serde_json::to_string`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
     /// The container's state.
@@ -186,6 +187,27 @@ mod tests {
             "not json",
         ] {
             assert!(parse(bad).is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn requests_round_trip() {
+        for r in [
+            Request::State {},
+            Request::Kill { signal: SignalArg::Name("KILL".into()), all: true, exec_id: Some("e".into()) },
+            Request::Attach { stdin: true, stdout: true, stderr: false, exec_id: None, close_stdin: false },
+            Request::Exec {
+                exec_id: "x".into(),
+                process: serde_json::json!({"args": ["true"]}),
+                terminal: Some(true),
+                stdin: false,
+                attach: true,
+            },
+            Request::Delete { force: true },
+        ] {
+            let line = serde_json::to_string(&r).expect("serialize");
+            assert!(line.starts_with("{\"op\":"), "{line}");
+            assert_eq!(parse(&line).expect("parse back"), r);
         }
     }
 

@@ -193,3 +193,19 @@ fn half_closed_clients_still_get_answers() {
     assert_eq!(v["exit_code"], 4, "{v}");
     s.delete_and_check();
 }
+
+#[test]
+fn terminal_container_sees_only_its_stdio() {
+    let rt = Rt::berth();
+    let mut b = Bundle::busybox();
+    b.set_terminal(true);
+    b.set_script("ls /proc/self/fd; exit 0");
+    let dir = berth_test_support::temp_dir("shim-log-");
+    let log = dir.path().join("c-json.log");
+    let s = Shim::spawn(&rt, &b, &Opts { terminal: true, log_path: Some(log.clone()), ..Opts::default() });
+    s.started();
+    assert_eq!(s.wait()["exit_code"], 0);
+    let text: String = json_log(&log).iter().map(|e| e["log"].as_str().unwrap_or("").to_string()).collect();
+    assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["0", "1", "2", "3"], "{text:?}");
+    s.delete_and_check();
+}
