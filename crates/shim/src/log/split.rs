@@ -186,6 +186,47 @@ mod tests {
         assert_eq!(shape, vec![(MAX_LINE, true), (3, false)]);
     }
 
+    /// Whatever the chunking, the messages put back together are the input,
+    /// and no message is longer than the limit.
+    #[test]
+    fn any_chunking_reassembles_to_the_input() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for mode in [SplitMode::Docker, SplitMode::Cri] {
+            for _ in 0..200 {
+                let len = rnd(3 * MAX_LINE);
+                let input: Vec<u8> = (0..len).map(|_| if rnd(40) == 0 { b'\n' } else { b'a' + rnd(26) as u8 }).collect();
+                let mut chunks = Vec::new();
+                let mut rest = &input[..];
+                while !rest.is_empty() {
+                    let n = 1 + rnd(rest.len().min(20_000));
+                    chunks.push(&rest[..n]);
+                    rest = &rest[n..];
+                }
+                let mut s = Splitter::new(mode);
+                let mut now = || Timestamp { secs: 1, nanos: 0 };
+                let mut out = Vec::new();
+                let mut emit = |m: Message<'_>| {
+                    assert!(m.bytes.len() <= MAX_LINE, "{mode:?}: message of {} bytes", m.bytes.len());
+                    out.extend_from_slice(m.bytes);
+                    if !m.partial {
+                        out.push(b'\n');
+                    }
+                };
+                for c in chunks {
+                    s.feed(c, &mut now, &mut emit);
+                }
+                s.finish(&mut now, &mut emit);
+                assert_eq!(out, input, "{mode:?}");
+            }
+        }
+    }
+
     #[test]
     fn finish_flushes_a_partial_and_releases_memory() {
         let mut s = Splitter::new(SplitMode::Docker);
