@@ -7,13 +7,18 @@ use crate::{Error, Result};
 
 pub fn kill(rt: &Runtime, id: &str, sig: i32, all: bool) -> Result<()> {
     let (_dir, st, status) = rt.load(id, false)?;
-    if matches!(status, Status::Stopped | Status::Creating) {
+    // with --all the processes left in the cgroup of a stopped container
+    // (one that shared a pid namespace, say) are still signalled, as runc does
+    if status == Status::Creating || (status == Status::Stopped && !all) {
         return Err(bad_status(id, status, "container not running"));
     }
     if all {
         let cg = berth_cgroups::manager(&st.cgroup)?;
         if cg.enabled() {
             cg.kill_all(sig)?;
+            return Ok(());
+        }
+        if status == Status::Stopped {
             return Ok(());
         }
     }
