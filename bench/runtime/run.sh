@@ -13,10 +13,11 @@
 #   peak RSS   max resident set of `run` (GNU time %M: the largest of the
 #              runtime process and the children it waited for), median of 5
 # and, for the "limits" variant (issue #3: cgroup setup must not erase the
-# lead), `run` and the cycle again on a bundle with memory (256 MiB limit,
+# lead), `run` and the cycle with and without memory (256 MiB limit,
 # 128 MiB reservation), cpu (shares 512, quota 50000/100000) and pids (64)
-# limits, reported as medians. --variant picks plain, limits or both (all,
-# the default). Prints markdown tables for docs/benchmarks.md.
+# limits, all runtimes interleaved round by round, reported as medians.
+# --variant picks plain, limits or both (all, the default). Prints markdown
+# tables for docs/benchmarks.md.
 #
 # Everything runs in a private mount namespace where /sys/fs/cgroup/unified
 # is unmounted (a pure cgroup v1 view: crun 1.8 refuses hybrid cgroups), with
@@ -196,11 +197,6 @@ done
 ms() { # ms CSV NAME -> "mean ± stddev"
   awk -F, -v n="$2" 'NR > 1 && $1 == n { printf "%.1f ± %.1f", $2 * 1000, $3 * 1000 }' "$1"
 }
-median() { # median CSV NAME -> "12.3" (ms), empty if not measured
-  [ -f "$1" ] || return 0
-  awk -F, -v n="$2" 'NR > 1 && $1 == n { printf "%.1f", $4 * 1000 }' "$1"
-}
-
 if [ "$variant" != limits ]; then
   echo "== run /bin/true and create/start/state/delete, $runs runs each" >&2
   run_cmds=(-n floor "unshare --mount --uts --ipc --net --pid --fork /bin/true")
@@ -250,16 +246,34 @@ if [ "$variant" != limits ]; then
 fi
 
 if [ "$variant" != plain ]; then
-  echo "== limits variant: run /bin/true and create/start/state/delete with memory, cpu and pids limits, $runs runs each" >&2
-  lrun_cmds=()
-  lcycle_cmds=()
-  for rt in "${active[@]}"; do
-    b=${bin[$rt]}; r=$work/root-$rt
-    lrun_cmds+=(-n "$rt" "$b --root $r run --bundle $limited bench-lrun-$rt")
-    lcycle_cmds+=(-n "$rt" "$work/cycle.sh $b $r $limited bench-lcycle-$rt")
-  done
-  hyperfine -N --style basic --warmup 5 --runs "$runs" --export-csv "$work/lrun.csv" "${lrun_cmds[@]}" >&2
-  hyperfine -N --style basic --warmup 5 --runs "$runs" --export-csv "$work/lcycle.csv" "${lcycle_cmds[@]}" >&2
+  # Interleaved, not hyperfine: on a shared machine the load drifts over
+  # minutes, and hyperfine times one command after the other, so its
+  # medians for two runtimes can differ by the drift alone. Here every round
+  # runs each runtime with and without limits (order rotated per round),
+  # timed with bash's $EPOCHREALTIME (no fork); 5 warm-up rounds.
+  echo "== limits variant: run and create/start/state/delete with and without limits, interleaved, $runs rounds" >&2
+  interleaved() { # interleaved OUT run|cycle
+    local out=$1 kind=$2 i n=${#active[@]} rt v bdir t0 t1
+    : > "$out"
+    for ((i = 0; i < runs + 5; i++)); do
+      local order=("${active[@]:i % n}" "${active[@]:0:i % n}")
+      for rt in "${order[@]}"; do
+        for v in plain limits; do
+          bdir=$bundle; [ "$v" = limits ] && bdir=$limited
+          t0=$EPOCHREALTIME
+          if [ "$kind" = run ]; then
+            "${bin[$rt]}" --root "$work/root-$rt" run --bundle "$bdir" "il-$rt" </dev/null >/dev/null 2>&1 || v=$v-FAILED
+          else
+            "$work/cycle.sh" "${bin[$rt]}" "$work/root-$rt" "$bdir" "il-$rt" </dev/null >/dev/null 2>&1 || v=$v-FAILED
+          fi
+          t1=$EPOCHREALTIME
+          [ "$i" -ge 5 ] && echo "$rt $v $t0 $t1" >> "$out"
+        done
+      done
+    done
+  }
+  LC_NUMERIC=C interleaved "$work/lrun.txt" run
+  LC_NUMERIC=C interleaved "$work/lcycle.txt" cycle
 fi
 
 versions() {
@@ -285,21 +299,27 @@ if [ "$variant" != limits ]; then
 fi
 
 if [ "$variant" != plain ]; then
+  # lmed FILE RT VARIANT -> "median (p25–p75)" in ms
+  lmed() {
+    awk -v rt="$2" -v v="$3" '$1 == rt && $2 == v { printf "%.3f\n", ($4 - $3) * 1000 }' "$1" | sort -n |
+      awk '{ a[NR] = $1 } END { if (NR == 0) { print "-"; exit } m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2;
+             printf "%.1f (%.1f–%.1f)", m, a[int(NR / 4) + 1], a[int(3 * NR / 4) + 1] }'
+  }
+  failed=$(cat "$work/lrun.txt" "$work/lcycle.txt" | grep -c FAILED || true)
   echo
-  echo "With limits (linux.resources: memory 256 MiB limit + 128 MiB reservation, cpu shares 512 + quota 50000/100000, pids 64), $(date -u +%Y-%m-%d), kernel $(uname -r), $(nproc) CPUs; \`bench/runtime/run.sh --runs $runs --variant $variant\`."
-  echo "Medians in ms over $runs runs (mean ± σ in brackets); \"no limits\" medians from the plain variant of the same invocation."
+  echo "With and without limits (linux.resources: memory 256 MiB limit + 128 MiB reservation, cpu shares 512 + quota 50000/100000, pids 64), $(date -u +%Y-%m-%d), kernel $(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); \`bench/runtime/run.sh --runs $runs --variant $variant\`."
+  echo "Median ms (25th–75th percentile) over $runs interleaved rounds; failed runs: $failed."
   echo
-  echo "| runtime | run /bin/true, limits | create→start→state→delete, limits | run, no limits | cycle, no limits |"
+  echo "| runtime | run /bin/true | run /bin/true, limits | create→start→state→delete | create→start→state→delete, limits |"
   echo "|---|---|---|---|---|"
   for rt in "${active[@]}"; do
-    printf '| %s | %s (%s) | %s (%s) | %s | %s |\n' "$rt" \
-      "$(median "$work/lrun.csv" "$rt")" "$(ms "$work/lrun.csv" "$rt")" \
-      "$(median "$work/lcycle.csv" "$rt")" "$(ms "$work/lcycle.csv" "$rt")" \
-      "$(median "$work/run.csv" "$rt")" "$(median "$work/cycle.csv" "$rt")"
+    printf '| %s | %s | %s | %s | %s |\n' "$rt" "$(lmed "$work/lrun.txt" "$rt" plain)" "$(lmed "$work/lrun.txt" "$rt" limits)" \
+      "$(lmed "$work/lcycle.txt" "$rt" plain)" "$(lmed "$work/lcycle.txt" "$rt" limits)"
   done
   if [[ " ${active[*]} " == *" berth "* && " ${active[*]} " == *" crun "* ]]; then
+    m() { lmed "$1" "$2" limits | cut -d' ' -f1; }
     ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
     echo
-    echo "berth-runtime ÷ crun, medians with limits: run $(ratio "$(median "$work/lrun.csv" berth)" "$(median "$work/lrun.csv" crun)"), cycle $(ratio "$(median "$work/lcycle.csv" berth)" "$(median "$work/lcycle.csv" crun)") (≤ 1.00 keeps the lead)."
+    echo "berth-runtime ÷ crun, medians with limits: run $(ratio "$(m "$work/lrun.txt" berth)" "$(m "$work/lrun.txt" crun)"), create→start→state→delete $(ratio "$(m "$work/lcycle.txt" berth)" "$(m "$work/lcycle.txt" crun)") (≤ 1.00 keeps the lead)."
   fi
 fi
