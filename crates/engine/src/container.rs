@@ -638,6 +638,15 @@ pub(crate) async fn do_start(inner: &Arc<Inner>, c: &Arc<Container>) -> Result<(
             }
             let _ = inner.save(c, Sync::Lazy);
             c.bump();
+            if c.rec().spec.auto_remove {
+                // docker removes an --rm container whose start failed
+                let (inner2, id) = (inner.clone(), c.id.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = remove(&inner2, &id, RemoveOptions { force: true, volumes: true, link: false }).await {
+                        tracing::warn!(container = %id, error = %e, "auto-remove after a failed start");
+                    }
+                });
+            }
             Err(e)
         }
     }

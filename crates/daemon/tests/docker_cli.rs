@@ -1,0 +1,175 @@
+//! The real `docker` CLI (28.x) against berthd: run, logs, ps, inspect,
+//! exec, stop, rm, cp, pull/tag/push, exit codes, and live restore across a
+//! SIGKILLed daemon.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Daemon, eventually, isolated};
+
+#[test]
+fn run_rm_exit_codes_and_errors() {
+    if !isolated("run_rm_exit_codes_and_errors") {
+        return;
+    }
+    let d = Daemon::new();
+    d.ok(&["pull", &d.image]);
+    let out = d.ok(&["run", "--rm", "--network", "none", &d.image, "echo", "hello"]);
+    assert_eq!(out, "hello\n");
+    let o = d.docker(&["run", "--rm", "--network", "none", &d.image, "sh", "-c", "exit 3"]);
+    assert_eq!(o.status.code(), Some(3));
+    let o = d.docker(&["run", "--rm", "--network", "none", &d.image, "nosuchcmd"]);
+    assert_eq!(o.status.code(), Some(127), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("executable file not found in $PATH"), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = d.docker(&["run", "--rm", "--network", "none", &d.image, "/etc"]);
+    assert_eq!(o.status.code(), Some(126), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = d.docker(&["run", "--rm", "127.0.0.1:1/nope:latest"]);
+    assert_eq!(o.status.code(), Some(125));
+    let o = d.docker(&["inspect", "nosuch"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("No such object: nosuch") || String::from_utf8_lossy(&o.stderr).contains("No such container"), "{}", String::from_utf8_lossy(&o.stderr));
+    // the --rm containers are gone
+    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "", "only the failed-start containers without --rm would stay");
+    assert!(d.leftovers().is_empty(), "{:#?}", d.leftovers());
+}
+
+#[test]
+fn detached_logs_exec_stop_rm() {
+    if !isolated("detached_logs_exec_stop_rm") {
+        return;
+    }
+    let d = Daemon::new();
+    d.ok(&["pull", "-q", &d.image]);
+    let id = d.ok(&["run", "-d", "--name", "web", "-e", "GREETING=hi", &d.image, "sh", "-c", "while true; do echo tick; sleep 0.2; done"]).trim().to_owned();
+    assert_eq!(id.len(), 64);
+    assert_eq!(d.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]).split_whitespace().next(), Some("web"));
+    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Running}} {{.Name}}", "web"]).trim(), "true /web");
+    assert!(eventually(Duration::from_secs(10), || d.ok(&["logs", "web"]).contains("tick")));
+    assert_eq!(d.ok(&["exec", "web", "sh", "-c", "echo $GREETING from $(hostname)"]).trim(), format!("hi from {}", &id[..12]));
+    let o = d.docker(&["exec", "web", "sh", "-c", "exit 5"]);
+    assert_eq!(o.status.code(), Some(5));
+    // the container has an address on the default bridge
+    let ip = d.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", "web"]);
+    assert!(ip.trim().starts_with("10.87."), "{ip:?}");
+    d.ok(&["stop", "-t", "1", "web"]);
+    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "web"]).trim(), "exited 137");
+    let o = d.docker(&["rm", "nosuch"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("No such container: nosuch"), "{}", String::from_utf8_lossy(&o.stderr));
+    d.ok(&["rm", "web"]);
+    assert!(d.leftovers().is_empty(), "{:#?}", d.leftovers());
+    assert!(eventually(Duration::from_secs(5), || d.cgroups(std::slice::from_ref(&id)).is_empty()));
+}
+
+#[test]
+fn cp_both_ways() {
+    if !isolated("cp_both_ways") {
+        return;
+    }
+    let d = Daemon::new();
+    d.ok(&["pull", "-q", &d.image]);
+    d.ok(&["run", "-d", "--name", "box", "--network", "none", &d.image, "sleep", "300"]);
+    let src = d.root.path().join("in.txt");
+    std::fs::write(&src, "copied in\n").unwrap();
+    d.ok(&["cp", src.to_str().unwrap(), "box:/tmp/in.txt"]);
+    assert_eq!(d.ok(&["exec", "box", "cat", "/tmp/in.txt"]), "copied in\n");
+    d.ok(&["exec", "box", "sh", "-c", "echo out > /tmp/out.txt; ln -s /etc/passwd /tmp/link"]);
+    let dst = d.root.path().join("out.txt");
+    d.ok(&["cp", "box:/tmp/out.txt", dst.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&dst).unwrap(), "out\n");
+    // a symlink pointing at /etc/passwd resolves inside the container
+    let dst = d.root.path().join("passwd");
+    d.ok(&["cp", "-L", "box:/tmp/link", dst.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&dst).unwrap(), "root:x:0:0:root:/root:/bin/sh\n", "the container's passwd, not the host's");
+    let o = d.docker(&["cp", "box:/nope", d.root.path().to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Could not find the file /nope in container box"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn pull_tag_push_rmi() {
+    if !isolated("pull_tag_push_rmi") {
+        return;
+    }
+    let d = Daemon::new();
+    d.ok(&["pull", &d.image]);
+    let target = format!("{}/copy/busybox:v1", d.registry.addr());
+    d.ok(&["tag", &d.image, &target]);
+    d.ok(&["push", &target]);
+    assert!(!d.registry.raw_manifest("copy/busybox:v1").is_empty());
+    d.ok(&["rmi", &target]);
+    d.ok(&["create", "--name", "user", &d.image, "true"]);
+    let o = d.docker(&["rmi", &d.image]);
+    assert!(!o.status.success(), "an image a container uses is kept");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("conflict"), "{}", String::from_utf8_lossy(&o.stderr));
+    d.ok(&["rm", "user"]);
+    d.ok(&["rmi", &d.image]);
+    assert_eq!(d.ok(&["images", "-q"]).trim(), "");
+}
+
+#[test]
+fn live_restore_after_sigkill() {
+    if !isolated("live_restore_after_sigkill") {
+        return;
+    }
+    let mut d = Daemon::new();
+    d.ok(&["pull", "-q", &d.image]);
+    let id = d.ok(&["run", "-d", "--name", "keep", &d.image, "sh", "-c", "i=0; while true; do i=$((i+1)); echo line$i; sleep 0.1; done"]).trim().to_owned();
+    let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", "keep"]).trim().to_owned();
+    d.kill9();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "the container outlives berthd");
+    d.start();
+    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Running}} {{.State.Pid}}", "keep"]).trim(), format!("true {pid}"));
+    let before = d.ok(&["logs", "keep"]).lines().count();
+    assert!(eventually(Duration::from_secs(5), || d.ok(&["logs", "keep"]).lines().count() > before + 3), "logs keep flowing");
+    assert_eq!(d.ok(&["exec", "keep", "echo", "still here"]), "still here\n");
+    d.ok(&["stop", "-t", "1", "keep"]);
+    // a graceful stop of berthd leaves containers running too
+    d.ok(&["start", "keep"]);
+    let pid2 = d.ok(&["inspect", "-f", "{{.State.Pid}}", "keep"]).trim().to_owned();
+    assert!(d.stop().success());
+    assert!(std::path::Path::new(&format!("/proc/{pid2}")).exists());
+    d.start();
+    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Running}}", "keep"]).trim(), "true");
+    d.ok(&["rm", "-f", "keep"]);
+    assert!(d.leftovers().is_empty(), "{:#?}", d.leftovers());
+    assert!(eventually(Duration::from_secs(5), || d.cgroups(std::slice::from_ref(&id)).is_empty()));
+}
+
+#[test]
+fn restart_policy_honoured_after_daemon_restart() {
+    if !isolated("restart_policy_honoured_after_daemon_restart") {
+        return;
+    }
+    let mut d = Daemon::new();
+    d.ok(&["pull", "-q", &d.image]);
+    d.ok(&["run", "-d", "--name", "always", "--network", "none", "--restart", "always", &d.image, "sleep", "1"]);
+    d.ok(&["run", "-d", "--name", "never", "--network", "none", &d.image, "sleep", "1"]);
+    d.kill9();
+    // both exit while the daemon is away
+    std::thread::sleep(Duration::from_millis(1500));
+    d.start();
+    assert!(eventually(Duration::from_secs(10), || d.ok(&["inspect", "-f", "{{.State.Running}}", "always"]).trim() == "true"), "always restarts");
+    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "never"]).trim(), "exited 0", "the exit recorded by the shim is used");
+    assert!(d.ok(&["inspect", "-f", "{{.RestartCount}}", "always"]).trim().parse::<i64>().unwrap() >= 1);
+}
+
+#[test]
+fn second_daemon_on_the_same_root_is_refused() {
+    if !isolated("second_daemon_on_the_same_root_is_refused") {
+        return;
+    }
+    let d = Daemon::new();
+    let out = std::process::Command::new(common::binary("berthd"))
+        .arg("-H")
+        .arg(format!("unix://{}/other.sock", d.root.path().display()))
+        .arg("--config")
+        .arg(d.root.path().join("config.toml"))
+        .arg("--pidfile")
+        .arg(d.root.path().join("other.pid"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another berthd"), "{}", String::from_utf8_lossy(&out.stderr));
+}
