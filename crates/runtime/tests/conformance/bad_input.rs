@@ -346,6 +346,10 @@ scenario! {
     /// With --systemd-cgroup a cgroupsPath not of the form
     /// `slice:prefix:name` is refused.
     fn systemd_cgroups_path_malformed(rt) {
+        // a runtime that ignored the bad path would use system.slice
+        let had_system_slice = berth_test_support::cgroups::hierarchy_mount("memory")
+            .is_some_and(|m| std::path::Path::new(&m.mount_point).join("system.slice").exists());
+        let _cleanup = CgroupParents(if had_system_slice { vec![] } else { vec!["system.slice".into()] });
         let mut b = Bundle::busybox();
         b.set_args(&["true"]);
         b.linux_mut()["cgroupsPath"] = serde_json::json!("not-a-triple");
