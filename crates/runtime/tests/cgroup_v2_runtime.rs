@@ -234,10 +234,8 @@ scenario! {
                 b.set_caps(set, &["CAP_MKNOD", "CAP_KILL"]);
             }
             b.add_mount("/tmp", "tmpfs", "tmpfs", &["size=1m"]);
-            if allow {
-                if let Some(list) = b.linux_mut()["resources"]["devices"].as_array_mut() {
-                    list.push(json!({"allow": true, "type": "b", "major": 8, "minor": 0, "access": "r"}));
-                }
+            if allow && let Some(list) = b.linux_mut()["resources"]["devices"].as_array_mut() {
+                list.push(json!({"allow": true, "type": "b", "major": 8, "minor": 0, "access": "r"}));
             }
             let (c, pid) = detached(rt, &b);
             let dir = v2_dir(pid, &[]);
