@@ -193,8 +193,22 @@ pub(crate) async fn start(inner: &Arc<Inner>, exec_id: &str, opts: ExecStartOpti
 
 pub(crate) async fn inspect(inner: &Arc<Inner>, exec_id: &str) -> Result<ExecDetails> {
     let e = lookup(inner, exec_id)?;
-    let st = e.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let c = inner.lookup(&e.container_id).ok();
+    let running = e.state.lock().unwrap_or_else(|p| p.into_inner()).running;
+    if running && let Some(shim) = c.as_ref().and_then(|c| c.shim()) {
+        // the stream may have ended before our waiter heard of the exit:
+        // ask the shim, which knows first
+        if let Ok(v) = shim.request(json!({"op": "exec_state", "exec_id": exec_id})).await
+            && v.get("status").and_then(Value::as_str) == Some("stopped")
+        {
+            let code = v.get("exit_code").and_then(Value::as_i64).unwrap_or(0) as i32;
+            let mut st = e.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.running = false;
+            st.exit_code = Some(code);
+            st.pid = 0;
+        }
+    }
+    let st = e.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let user = e.spec.user.clone().or_else(|| c.as_ref().and_then(|c| c.rec().spec.user.clone())).unwrap_or_default();
     let mut args = e.spec.cmd.clone();
     let entrypoint = if args.is_empty() { String::new() } else { args.remove(0) };

@@ -50,7 +50,8 @@ pub(crate) async fn remove(inner: &Arc<Inner>, reference: &str, force: bool) -> 
     let id = img.id.to_string();
     let users = users(inner, &id);
     let by_id = id.strip_prefix("sha256:").is_some_and(|h| h.starts_with(reference.trim_start_matches("sha256:")));
-    let last_name = img.repo_tags.len() + img.repo_digests.len() <= 1;
+    // digest references do not keep an image alive once its last tag goes
+    let last_name = img.repo_tags.len() <= 1;
     if let Some((cid, running)) = users.first()
         && (by_id || last_name)
     {
