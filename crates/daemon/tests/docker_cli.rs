@@ -173,3 +173,36 @@ fn second_daemon_on_the_same_root_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another berthd"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn killed_mid_create_or_start_leaves_nothing_behind() {
+    if !isolated("killed_mid_create_or_start_leaves_nothing_behind") {
+        return;
+    }
+    let mut d = Daemon::new();
+    d.ok(&["pull", "-q", &d.image]);
+    for (i, delay_ms) in [0u64, 5, 15, 30, 60, 120].into_iter().enumerate() {
+        let name = format!("c{i}");
+        let child = d
+            .docker_cmd(&["run", "-d", "--name", &name, &d.image, "sleep", "300"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        d.kill9();
+        let _ = common::wait_output(child, Duration::from_secs(30), "docker run");
+        d.start();
+        // whatever berthd knows is consistent: every leftover belongs to a listed container
+        let ids: Vec<String> = d.ok(&["ps", "-aq", "--no-trunc"]).split_whitespace().map(str::to_owned).collect();
+        for l in d.leftovers() {
+            assert!(ids.iter().any(|id| l.contains(id.as_str())) || l.starts_with("shim process"), "orphan after a kill at {delay_ms} ms: {l}\nknown: {ids:?}");
+        }
+    }
+    let ids: Vec<String> = d.ok(&["ps", "-aq", "--no-trunc"]).split_whitespace().map(str::to_owned).collect();
+    for id in &ids {
+        d.ok(&["rm", "-f", id]);
+    }
+    assert!(d.leftovers().is_empty(), "{:#?}", d.leftovers());
+    assert!(eventually(Duration::from_secs(5), || d.cgroups(&ids).is_empty()), "{:?}", d.cgroups(&ids));
+}

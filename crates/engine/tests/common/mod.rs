@@ -135,12 +135,29 @@ impl Harness {
         }
     }
 
-    /// Closes the engine (containers keep running) and opens a new one on
-    /// the same roots: a daemon restart.
-    pub fn restart_engine(&mut self) {
+    /// Closes the engine (containers keep running), waits `delay`, and opens
+    /// a new one on the same roots: a daemon restart.
+    pub fn restart_engine_after(&mut self, delay: Duration) {
         self.rt.block_on(self.engine.shutdown());
-        let old = std::mem::replace(&mut self.engine, self.rt.block_on(async { Engine::open(self.config.clone()).await }).unwrap_or_else(|e| panic!("reopen: {e}")));
+        // the old engine's tasks end on shutdown and release the data root
+        let placeholder_root = self.root.path().join("placeholder");
+        let mut cfg = self.config.clone();
+        cfg.data_root = placeholder_root.join("data");
+        cfg.exec_root = placeholder_root.join("run");
+        let placeholder = self.rt.block_on(Engine::open(cfg)).expect("placeholder engine");
+        let old = std::mem::replace(&mut self.engine, placeholder);
         drop(old);
+        std::thread::sleep(delay);
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        let engine = loop {
+            match self.rt.block_on(Engine::open(self.config.clone())) {
+                Ok(e) => break e,
+                Err(e) if e.kind() == berth_engine::ErrorKind::Unavailable && std::time::Instant::now() < end => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => panic!("reopen: {e}"),
+            }
+        };
+        let placeholder = std::mem::replace(&mut self.engine, engine);
+        self.rt.block_on(placeholder.shutdown());
     }
 
     /// Everything of the engine that may leak onto the host.
