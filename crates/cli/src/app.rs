@@ -59,6 +59,7 @@ impl Ctx {
         }
         let host = Host::from_flags(&self.hosts).map_err(|e| StatusError::new(125, e))?;
         let c = Client::new(host).map_err(|e| StatusError::new(125, e))?;
+        c.set_debug(self.debug);
         Ok(self.client.get_or_init(|| c))
     }
 
@@ -90,7 +91,7 @@ static GLOBAL_FLAGS: &[Flag] = &[
     bs('v', "version", "Print version information and quit"),
 ];
 
-static ROOT: Spec = Spec::new("", "[OPTIONS] COMMAND", "A fast, docker-compatible container engine", GLOBAL_FLAGS, Args::Any).stop_at_first_arg();
+static ROOT: Spec = Spec::new("", "[OPTIONS] COMMAND [ARG...]", "A fast, docker-compatible container engine", GLOBAL_FLAGS, Args::Any).stop_at_first_arg();
 
 /// The tree.
 pub fn tree() -> &'static [Entry] {
@@ -133,7 +134,11 @@ fn dispatch(argv: Vec<String>) -> anyhow::Result<()> {
     }
     let hosts: Vec<String> = g.list("host").into_iter().map(str::to_owned).collect();
     let config = g.value("config").map(PathBuf::from);
-    let ctx = Ctx::new(hosts, config, g.bool("debug"));
+    let level = g.value("log-level").unwrap_or("info");
+    if !matches!(level, "debug" | "info" | "warn" | "error" | "fatal" | "panic" | "trace" | "warning") {
+        return Err(StatusError::new(1, format!("Unable to parse logging level: {level}")));
+    }
+    let ctx = Ctx::new(hosts, config, g.bool("debug") || level == "debug" || level == "trace");
     let mut args = g.args.clone();
     if args.first().is_some_and(|a| a == "help") {
         args.remove(0);

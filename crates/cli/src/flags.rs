@@ -136,7 +136,8 @@ impl Spec {
 
     /// `berth ps [OPTIONS]` (for the path the command was invoked by).
     pub fn use_line(&self, path: &str) -> String {
-        if self.usage.is_empty() { format!("berth {path}") } else { format!("berth {path} {}", self.usage) }
+        let cmd = command_name(path);
+        if self.usage.is_empty() { cmd } else { format!("{cmd} {}", self.usage) }
     }
 
     /// The help text, shaped like cobra's.
@@ -182,15 +183,22 @@ impl Spec {
     }
 }
 
+/// `berth ps`, or `berth` for the root.
+pub fn command_name(path: &str) -> String {
+    if path.is_empty() { "berth".to_owned() } else { format!("berth {path}") }
+}
+
 /// A command line that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UsageError {
     /// A bad flag or flag value: docker answers with the usage and exit 125.
-    #[error("{message}\n\nUsage:  {use_line}\n\nRun 'berth {path} --help' for more information")]
-    Flag { message: String, use_line: String, path: String },
-    /// The wrong number of arguments: docker answers with exit 1.
-    #[error("berth: 'berth {path}' {message}\n\nUsage:  {use_line}\n\nSee 'berth {path} --help' for more information")]
-    Args { message: String, use_line: String, path: String },
+    #[error("{message}\n\nUsage:  {use_line}\n\nRun '{command} --help' for more information")]
+    Flag { message: String, use_line: String, command: String },
+    /// The wrong number of arguments: docker answers with exit 1 (and says
+    /// "See" for too few, "Run" otherwise; its "SRun" typo for too many is
+    /// not copied).
+    #[error("berth: '{command}' {message}\n\nUsage:  {use_line}\n\n{verb} '{command} --help' for more information")]
+    Args { message: String, use_line: String, command: String, verb: &'static str },
     /// A docker flag that berth does not do yet.
     #[error("berth: not supported yet: {0}")]
     Unsupported(String),
@@ -236,7 +244,7 @@ fn flag_name(f: &Flag) -> String {
 
 impl Matches {
     fn flag_error(spec: &Spec, path: &str, message: String) -> UsageError {
-        UsageError::Flag { message, use_line: spec.use_line(path), path: path.to_owned() }
+        UsageError::Flag { message, use_line: spec.use_line(path), command: command_name(path) }
     }
 
     /// Parses `argv` (without the command words) against `spec`, for the
@@ -373,7 +381,10 @@ impl Matches {
             _ => None,
         };
         match msg {
-            Some(message) => Err(UsageError::Args { message, use_line: self.spec.use_line(&self.path), path: self.path.clone() }),
+            Some(message) => {
+                let verb = if matches!(self.spec.args, Args::Min(_)) { "See" } else { "Run" };
+                Err(UsageError::Args { message, use_line: self.spec.use_line(&self.path), command: command_name(&self.path), verb })
+            }
             None => Ok(()),
         }
     }
@@ -517,7 +528,7 @@ mod tests {
         );
         assert_eq!(e.status(), 1);
         let e = Matches::new(&PS, "ps", &argv("extra")).unwrap_err();
-        assert!(e.to_string().starts_with("berth: 'berth ps' accepts no arguments"), "{e}");
+        assert_eq!(e.to_string(), "berth: 'berth ps' accepts no arguments\n\nUsage:  berth ps [OPTIONS]\n\nRun 'berth ps --help' for more information");
     }
 
     #[test]

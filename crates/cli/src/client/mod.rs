@@ -8,7 +8,7 @@ pub mod host;
 pub mod http;
 
 use std::cell::{Cell, RefCell};
-use std::io;
+use std::io::{self, Write};
 
 use berth_docker_types::ApiVersion;
 use serde::de::DeserializeOwned;
@@ -90,6 +90,8 @@ pub struct Client {
     /// The daemon's `OSType` from `/_ping`.
     os_type: RefCell<String>,
     idle: RefCell<Option<Conn>>,
+    /// `-D`: each request is logged on stderr.
+    debug: Cell<bool>,
 }
 
 impl Client {
@@ -99,11 +101,30 @@ impl Client {
             Some(v) => Some(ApiVersion::parse(v).ok_or_else(|| format!("invalid BERTH_API_VERSION {v:?}"))?),
             None => None,
         };
-        Ok(Client { host, version: Cell::new(version), pinned: version.is_some(), os_type: RefCell::new(String::new()), idle: RefCell::new(None) })
+        Ok(Client {
+            host,
+            version: Cell::new(version),
+            pinned: version.is_some(),
+            os_type: RefCell::new(String::new()),
+            idle: RefCell::new(None),
+            debug: Cell::new(false),
+        })
     }
 
     pub fn host(&self) -> &Host {
         &self.host
+    }
+
+    /// Logs every request on stderr (`-D`, `--log-level debug`).
+    pub fn set_debug(&self, on: bool) {
+        self.debug.set(on);
+    }
+
+    fn trace(&self, method: &str, path: &str) {
+        if self.debug.get() {
+            let mut e = io::stderr().lock();
+            let _ = writeln!(e, "DEBU[berth] {method} {path} on {}", self.host);
+        }
     }
 
     /// A fresh connection (starting berthd first when that is allowed and
@@ -183,13 +204,15 @@ impl Client {
 
     /// `/v1.50/containers/json?...`
     pub fn path(&self, path: &str) -> Result<String, ClientError> {
-        Ok(format!("/v{}{}", self.version()?, path))
+        let full = format!("/v{}{}", self.version()?, path);
+        Ok(full)
     }
 
     /// Sends a request and returns the response with its body unread;
     /// error statuses become [`ClientError::Api`].
     pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Body<'_>) -> Result<Response, ClientError> {
         let full = self.path(path)?;
+        self.trace(method, &full);
         let mut resp = match body {
             // an upload cannot be sent twice: always a fresh connection
             Body::Stream(..) => self.dial()?.request(method, &full, headers, body)?,
@@ -268,6 +291,7 @@ impl Client {
     pub fn stream(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Body<'_>) -> Result<Response, ClientError> {
         // never take the shared idle connection: the stream keeps its own
         let full = self.path(path)?;
+        self.trace(method, &full);
         let conn = self.dial()?;
         let mut resp = conn.request(method, &full, headers, body)?;
         if !resp.is_success() {
@@ -281,6 +305,7 @@ impl Client {
     /// answer (read it with [`Client::finish`]).
     pub fn begin(&self, method: &str, path: &str) -> Result<Pending, ClientError> {
         let full = self.path(path)?;
+        self.trace(method, &full);
         Ok(self.dial()?.send(method, &full, &[], Body::Empty)?)
     }
 
@@ -298,6 +323,7 @@ impl Client {
     /// raw stream.
     pub fn hijack(&self, path: &str, body: Option<&[u8]>) -> Result<Conn, ClientError> {
         let full = self.path(path)?;
+        self.trace("POST (hijack)", &full);
         let conn = self.dial()?;
         let headers = [("Connection", "Upgrade"), ("Upgrade", "tcp")];
         let b = match body {

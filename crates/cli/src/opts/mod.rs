@@ -329,7 +329,7 @@ pub fn parse(m: &Matches, console_size: Option<(u16, u16)>) -> Result<CreateOpti
         attach_stderr = true;
     }
     if m.bool("rm") && !matches!(restart.name.as_str(), "" | "no") {
-        return Err(invalid("Conflicting options: --restart and --rm".into()));
+        return Err(invalid("conflicting options: cannot specify both --restart and --rm".into()));
     }
 
     let mut config = ContainerConfig {
@@ -601,7 +601,7 @@ mod tests {
 
     #[test]
     fn combination_errors() {
-        assert_eq!(parse_line("--rm --restart always busybox").unwrap_err().to_string(), "Conflicting options: --restart and --rm");
+        assert_eq!(parse_line("--rm --restart always busybox").unwrap_err().to_string(), "conflicting options: cannot specify both --restart and --rm");
         assert_eq!(parse_line("--pull sometimes busybox").unwrap_err().to_string(), "invalid pull option: 'sometimes': must be one of \"always\", \"missing\" or \"never\"");
         assert_eq!(parse_line("-p 80:x busybox").unwrap_err().to_string(), "invalid containerPort: x");
         assert_eq!(parse_line("--pid bogus busybox").unwrap_err().to_string(), "--pid: invalid PID mode");

@@ -179,7 +179,12 @@ fn entry_rel(raw: &Path, root: &str, rename: Option<&str>) -> Option<PathBuf> {
         && parts.first().is_some_and(|f| *f == OsStr::new(root))
     {
         let rest: PathBuf = parts[1..].iter().collect();
-        return Some(if new.is_empty() { rest } else { Path::new(new).join(rest) });
+        return Some(match (new.is_empty(), rest.as_os_str().is_empty()) {
+            (true, _) => rest,
+            // join("") would add a trailing slash
+            (false, true) => PathBuf::from(new),
+            (false, false) => Path::new(new).join(rest),
+        });
     }
     Some(parts.iter().collect())
 }
@@ -434,6 +439,7 @@ mod tests {
     #[test]
     fn entry_paths() {
         assert_eq!(entry_rel(Path::new("hosts"), "hosts", Some("h2")), Some(PathBuf::from("h2")));
+        assert_eq!(entry_rel(Path::new("hosts"), "hosts", Some("h2")).unwrap().to_str(), Some("h2"));
         assert_eq!(entry_rel(Path::new("etc/a"), "etc", Some("")), Some(PathBuf::from("a")));
         assert_eq!(entry_rel(Path::new("/etc/a"), "etc", None), Some(PathBuf::from("etc/a")));
         assert_eq!(entry_rel(Path::new("etc/../../x"), "etc", None), None);

@@ -83,11 +83,16 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
         Ok(End::Done) => {}
         Err(e) => return Err(StatusError::new(1, e.to_string())),
     }
-    let inspect: ExecInspect = client.get(&format!("/exec/{}/json", seg(&created.id)))?;
-    match inspect.exit_code {
-        Some(0) => Ok(()),
-        Some(code) => Err(StatusError::code(i32::try_from(code).unwrap_or(1))),
-        // still running after the stream closed: docker reports 0 then too
-        None => Ok(()),
+    // the stream can close a moment before the daemon records the exit
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let inspect: ExecInspect = client.get(&format!("/exec/{}/json", seg(&created.id)))?;
+        match inspect.exit_code {
+            Some(0) => return Ok(()),
+            Some(code) => return Err(StatusError::code(i32::try_from(code).unwrap_or(1))),
+            None if inspect.running && std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(5)),
+            // docker reads a missing code as 0
+            None => return Ok(()),
+        }
     }
 }

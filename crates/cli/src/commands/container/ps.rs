@@ -146,6 +146,7 @@ pub fn row(c: &ContainerSummary, trunc: bool) -> Json {
         ("Mounts", Json::str(mounts.join(","))),
         ("Names", Json::str(names)),
         ("Networks", Json::str(networks.join(","))),
+        ("Platform", c.image_manifest_descriptor.as_ref().and_then(|d| d.platform.as_ref()).map_or(Json::Null, Json::from_serialize)),
         ("Ports", Json::str(displayable_ports(&c.ports))),
         ("RunningFor", Json::str(ago(c.created))),
         ("Size", Json::str(size)),
@@ -194,11 +195,22 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
         None if quiet => String::new(),
         None => cfg.ps_format().unwrap_or("").to_owned(),
     };
+    if let Some(f) = m.value("format").filter(|f| !f.is_empty()) {
+        // docker checks the template on an empty row before listing
+        let body = f.strip_prefix("table").unwrap_or(f).trim_matches(' ').replace("\\t", "\t").replace("\\n", "\n");
+        let body = if f == "json" { "{{json .}}".to_owned() } else { body };
+        let t = crate::format::template::Template::parse(&body).map_err(|e| StatusError::new(1, format!("failed to parse template: {}", e.0)))?;
+        let opts = crate::format::template::ExecOptions { header: false, missing: Missing::FieldError("*formatter.ContainerContext"), methods: Some(&label_method) };
+        t.execute(&row(&ContainerSummary::default(), true), &opts).map_err(|e| StatusError::new(1, format!("failed to execute template: {}", e.0)))?;
+        if quiet {
+            crate::commands::eprintln("WARNING: Ignoring custom format, because both --format and --quiet are set.");
+        }
+    }
     let mut default = DEFAULT.to_owned();
     if m.bool("size") {
         default.push_str("\t{{.Size}}");
     }
-    let lf = ListFormat::new(&format, &default, quiet).map_err(|e| StatusError::new(1, format!("failed to parse template: {}", e.0)))?;
+    let lf = ListFormat::new(&format, &default, quiet).map_err(|e| StatusError::new(1, e.0))?;
     let mut size = m.bool("size");
     if !quiet && !size && !m.changed("size") && (format.contains(".Size") || format == "json" || format.contains("json .")) {
         size = true;

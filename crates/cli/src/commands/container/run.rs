@@ -79,6 +79,19 @@ pub fn wait_status(client: &Client, pending: Pending) -> i32 {
     }
 }
 
+/// Waits (10 s at most) for `--rm` to remove a container that failed to
+/// start.
+pub fn wait_removed(client: &Client, wait: Pending) {
+    let (tx, rx) = mpsc::channel();
+    let host = client.host().clone();
+    std::thread::spawn(move || {
+        if let Ok(c) = Client::new(host) {
+            let _ = tx.send(c.finish(wait).is_ok());
+        }
+    });
+    let _ = rx.recv_timeout(std::time::Duration::from_secs(10));
+}
+
 /// Forwards our signals to the container (`--sig-proxy`), and turns window
 /// changes into resizes when `resize_tty` names a tty to follow.
 pub fn install_signals(ctx: &Ctx, id: &str, proxy: bool, resize_tty: Option<(&'static str, String)>) -> anyhow::Result<()> {
@@ -93,6 +106,7 @@ pub fn install_signals(ctx: &Ctx, id: &str, proxy: bool, resize_tty: Option<(&'s
         sigs.push(Signal::SIGWINCH);
     }
     let host = ctx.client()?.host().clone();
+    let debug = ctx.debug;
     let id = id.to_owned();
     crate::signals::handle(&sigs, move |sig| {
         // a client of its own: the main thread's connection is busy
@@ -105,8 +119,11 @@ pub fn install_signals(ctx: &Ctx, id: &str, proxy: bool, resize_tty: Option<(&'s
         }
         if proxy {
             let path = format!("/containers/{}/kill?signal={}", seg(&id), crate::signals::number(sig));
-            if let Err(e) = client.post(&path) {
-                crate::commands::eprintln(&format!("Error sending signal: {e}"));
+            // docker logs this at debug level only (the container may be gone)
+            if let Err(e) = client.post(&path)
+                && debug
+            {
+                crate::commands::eprintln(&format!("DEBU[berth] Error sending signal: {e}"));
             }
         }
     })?;
@@ -132,7 +149,7 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
     let cfg = &mut o.body.config;
     if detach {
         if m.changed("attach") {
-            return Err(report("run", "Conflicting options: -a and -d", true, 125));
+            return Err(StatusError::new(1, "conflicting options: cannot specify both --attach and --detach"));
         }
         cfg.attach_stdin = false;
         cfg.attach_stdout = false;
@@ -182,9 +199,10 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
         let msg = e.to_string();
         let code = start_error_code(&msg);
         if auto_remove {
-            let _ = wait_status(client, wait);
+            // docker waits for the removal; a daemon that never removes must not hang us
+            wait_removed(client, wait);
         }
-        return Err(report("run", &msg, false, code));
+        return Err(report("run", &msg, true, code));
     }
     if resize_target.is_some() {
         initial_resize(client, "containers", &id);

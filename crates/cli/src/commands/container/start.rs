@@ -64,7 +64,7 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
     let wait = begin_wait(client, &id, auto_remove)?;
     if let Err(e) = client.post(&format!("/containers/{}/start", seg(&id))) {
         if auto_remove {
-            let _ = wait_status(client, wait);
+            crate::commands::container::run::wait_removed(client, wait);
         }
         return Err(e.into());
     }

@@ -554,8 +554,14 @@ impl<'a> Exec<'a> {
                 let mut v = it.next().unwrap_or(Json::Null);
                 for k in it {
                     v = match (&v, &k) {
-                        (Json::Obj(m), Json::Str(key)) => m.iter().find(|(n, _)| n == key).map_or(Json::Null, |(_, x)| x.clone()),
-                        (Json::NilMap, Json::Str(_)) => Json::Null,
+                        // a missing key gives the zero value of the map's values:
+                        // "" for the string maps docker's structs have (labels, options)
+                        (Json::Obj(m), Json::Str(key)) => match m.iter().find(|(n, _)| n == key) {
+                            Some((_, x)) => x.clone(),
+                            None if m.iter().all(|(_, x)| matches!(x, Json::Str(_))) => Json::str(""),
+                            None => Json::Null,
+                        },
+                        (Json::NilMap, Json::Str(_)) => Json::str(""),
                         (Json::Arr(a), _) => {
                             let i = int_of(&k).ok_or_else(|| e(format!("error calling index: cannot index slice/array with type {}", type_name(&k))))?;
                             match usize::try_from(i).ok().and_then(|i| a.get(i)) {
