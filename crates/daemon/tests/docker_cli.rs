@@ -206,3 +206,73 @@ fn killed_mid_create_or_start_leaves_nothing_behind() {
     assert!(d.leftovers().is_empty(), "{:#?}", d.leftovers());
     assert!(eventually(Duration::from_secs(5), || d.cgroups(&ids).is_empty()), "{:?}", d.cgroups(&ids));
 }
+
+#[test]
+fn everyday_run_options() {
+    if !isolated("everyday_run_options") {
+        return;
+    }
+    let d = Daemon::new();
+    d.ok(&["pull", "-q", &d.image]);
+    let img = d.image.as_str();
+    // user, workdir, env, hostname, labels, read-only rootfs with a tmpfs, caps
+    let out = d.ok(&[
+        "run", "--rm", "--network", "none", "-u", "1000:1000", "-w", "/work", "-e", "A=1", "--hostname", "box", "-l", "k=v", "--read-only", "--tmpfs", "/scratch",
+        img, "sh", "-c", "id -u; id -g; pwd; echo $A; hostname; touch /scratch/x && echo tmpfs-ok; touch /nope 2>/dev/null || echo ro-ok",
+    ]);
+    assert_eq!(out, "1000\n1000\n/work\n1\nbox\ntmpfs-ok\nro-ok\n");
+    let caps = d.ok(&["run", "--rm", "--network", "none", "--cap-drop", "ALL", "--cap-add", "CHOWN", img, "sh", "-c", "grep CapEff /proc/self/status"]);
+    assert!(caps.contains("0000000000000001"), "{caps}");
+    // --init is pid 1, the command its child
+    // (berth-init is linked against the host's glibc today, so the busybox
+    // container gets the host's loader and libc; see crates/init)
+    let out = d.ok(&[
+        "run", "--rm", "--network", "none", "--init", "-v", "/usr/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu:ro", "-v", "/usr/lib64:/lib64:ro",
+        img, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '",
+    ]);
+    assert!(out.starts_with("/sbin/docker-init -- sh"), "{out}");
+    // volumes: named (kept, content copied up), bind, anonymous
+    let host_dir = d.root.path().join("bind");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::write(host_dir.join("f"), "from host").unwrap();
+    let bind = format!("{}:/bind:ro", host_dir.display());
+    d.ok(&["run", "--rm", "--network", "none", "-v", "data:/etc/datavol", "-v", &bind, img, "sh", "-c", "echo saved > /etc/datavol/x; cat /bind/f; touch /bind/g 2>/dev/null && echo rw || echo ro"]);
+    let out = d.ok(&["run", "--rm", "--network", "none", "-v", "data:/v", img, "cat", "/v/x"]);
+    assert_eq!(out, "saved\n");
+    assert!(d.ok(&["volume", "ls", "-q"]).contains("data"));
+    d.ok(&["volume", "rm", "data"]);
+    // limits land in the cgroup
+    let id = d.ok(&["run", "-d", "--network", "none", "--memory", "64m", "--cpus", "0.5", "--pids-limit", "50", img, "sleep", "300"]).trim().to_owned();
+    let mem = d.ok(&["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}", &id]);
+    assert_eq!(mem.trim(), "67108864 500000000 50");
+    let lim = std::fs::read_to_string(format!("/sys/fs/cgroup/memory/berth/{id}/memory.limit_in_bytes")).unwrap_or_default();
+    assert_eq!(lim.trim(), "67108864");
+    // pause, top, stats, rename, diff, commit, export
+    d.ok(&["pause", &id]);
+    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Status}}", &id]).trim(), "paused");
+    d.ok(&["unpause", &id]);
+    assert!(d.ok(&["top", &id]).contains("sleep 300"));
+    let stats = d.ok(&["stats", "--no-stream", "--format", "{{.MemUsage}}", &id]);
+    assert!(stats.contains("64MiB"), "{stats}");
+    d.ok(&["rename", &id, "renamed"]);
+    d.ok(&["exec", "renamed", "sh", "-c", "echo new > /etc/added"]);
+    assert!(d.ok(&["diff", "renamed"]).contains("A /etc/added"));
+    d.ok(&["commit", "renamed", "committed:v1"]);
+    assert_eq!(d.ok(&["run", "--rm", "--network", "none", "committed:v1", "cat", "/etc/added"]), "new\n");
+    let tar = d.docker(&["export", "renamed"]);
+    assert!(tar.status.success() && tar.stdout.len() > 100_000, "export is a tar of the rootfs");
+    d.ok(&["rm", "-f", "renamed"]);
+    // published port on the bridge
+    let id = d.ok(&["run", "-d", "-p", "127.0.0.1::8080", img, "sh", "-c", "echo hello-port | nc -l -p 8080"]).trim().to_owned();
+    let port = d.ok(&["port", &id, "8080"]);
+    let addr = port.trim().lines().next().unwrap_or_default().to_owned();
+    assert!(addr.starts_with("127.0.0.1:"), "{port}");
+    assert!(eventually(Duration::from_secs(5), || {
+        use std::io::Read;
+        let mut s = String::new();
+        std::net::TcpStream::connect(&addr).and_then(|mut c| c.read_to_string(&mut s)).is_ok() && s == "hello-port\n"
+    }));
+    d.ok(&["rm", "-f", &id]);
+    d.ok(&["rmi", "committed:v1"]);
+    assert!(d.leftovers().is_empty(), "{:#?}", d.leftovers());
+}

@@ -642,8 +642,11 @@ pub(crate) async fn do_start(inner: &Arc<Inner>, c: &Arc<Container>) -> Result<(
                 // docker removes an --rm container whose start failed
                 let (inner2, id) = (inner.clone(), c.id.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = remove(&inner2, &id, RemoveOptions { force: true, volumes: true, link: false }).await {
-                        tracing::warn!(container = %id, error = %e, "auto-remove after a failed start");
+                    match remove(&inner2, &id, RemoveOptions { force: true, volumes: true, link: false }).await {
+                        Ok(()) => {}
+                        // the client removed it first (docker run --rm does)
+                        Err(e) if e.kind() == crate::ErrorKind::NotFound => {}
+                        Err(e) => tracing::warn!(container = %id, error = %e, "auto-remove after a failed start"),
                     }
                 });
             }
