@@ -104,7 +104,6 @@ impl Plan {
     /// so a bad path fails before anything is created.
     pub fn from_config(cfg: &Config) -> Result<Plan> {
         let mut plan = Plan::default();
-        let mut joins = Vec::new();
         for ns in &cfg.linux().namespaces {
             let t = ns.typ;
             match &ns.path {
@@ -115,30 +114,34 @@ impl Plan {
                     T::Cgroup => plan.new_cgroup = true,
                     other => plan.unshare |= clone_flag(other),
                 },
-                Some(p) => {
-                    let join = Join { typ: t, fd: open_ns(t, p)?, path: p.clone() };
-                    match t {
-                        T::Pid => plan.join_pid = Some(join),
-                        T::Time => plan.join_time = Some(join),
-                        _ => joins.push(join),
-                    }
-                }
+                Some(p) => plan.add_join(Join { typ: t, fd: open_ns(t, p)?, path: p.clone() }),
             }
         }
-        joins.sort_by_key(|j| match j.typ {
-            T::User => 0,
-            T::Mount => 2,
-            _ => 1,
-        });
-        plan.joins = joins;
         Ok(plan)
+    }
+
+    /// Records a namespace to join: pid and time are entered around the
+    /// fork, the others by the child, the user namespace first and the mount
+    /// namespace last.
+    fn add_join(&mut self, join: Join) {
+        match join.typ {
+            T::Pid => self.join_pid = Some(join),
+            T::Time => self.join_time = Some(join),
+            _ => {
+                self.joins.push(join);
+                self.joins.sort_by_key(|j| match j.typ {
+                    T::User => 0,
+                    T::Mount => 2,
+                    _ => 1,
+                });
+            }
+        }
     }
 
     /// The plan for `exec`: join every namespace of the running container's
     /// init process that the config lists.
     pub fn for_exec(cfg: &Config, init_pid: i32) -> Result<Plan> {
         let mut plan = Plan::default();
-        let mut joins = Vec::new();
         for ns in &cfg.linux().namespaces {
             let t = ns.typ;
             let name = match t {
@@ -149,19 +152,8 @@ impl Plan {
             let path = PathBuf::from(format!("/proc/{init_pid}/ns/{name}"));
             let fd = nix::fcntl::open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
                 .map_err(|e| Error::path("open namespace of the container", &path, e.into()))?;
-            let join = Join { typ: t, fd, path };
-            match t {
-                T::Pid => plan.join_pid = Some(join),
-                T::Time => plan.join_time = Some(join),
-                _ => joins.push(join),
-            }
+            plan.add_join(Join { typ: t, fd, path });
         }
-        joins.sort_by_key(|j| match j.typ {
-            T::User => 0,
-            T::Mount => 2,
-            _ => 1,
-        });
-        plan.joins = joins;
         Ok(plan)
     }
 

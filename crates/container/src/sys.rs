@@ -68,7 +68,10 @@ struct MountAttr {
 
 /// mount_setattr(2) on the mount `fd` refers to (recursively when asked).
 pub fn mount_setattr(fd: BorrowedFd<'_>, recursive: bool, set: u64, clr: u64) -> nix::Result<()> {
-    let attr = MountAttr { attr_set: set, attr_clr: clr, propagation: 0, userns_fd: 0 };
+    setattr(fd, recursive, MountAttr { attr_set: set, attr_clr: clr, propagation: 0, userns_fd: 0 })
+}
+
+fn setattr(fd: BorrowedFd<'_>, recursive: bool, attr: MountAttr) -> nix::Result<()> {
     let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
     // SAFETY: `attr` is a valid mount_attr that lives across the call, its size is passed,
     // and the empty path string is NUL-terminated.
@@ -238,20 +241,3 @@ pub fn move_mount_fd(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> nix::Result<()
     Errno::result(r).map(drop)
 }
 
-/// mount_setattr(2) propagation change on the mount `fd` refers to.
-pub fn mount_set_propagation(fd: BorrowedFd<'_>, recursive: bool, propagation: u64) -> nix::Result<()> {
-    let attr = MountAttr { attr_set: 0, attr_clr: 0, propagation, userns_fd: 0 };
-    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
-    // SAFETY: as in mount_setattr above.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            flags as libc::c_uint,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    Errno::result(r).map(drop)
-}
