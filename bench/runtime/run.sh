@@ -55,11 +55,14 @@ if [ -z "${BERTH_BENCH_INNER:-}" ]; then
   fi
   berth_bin=
   if [[ ",$runtimes," == *,berth,* ]]; then
+    # the static build berth ships (scripts/setup makes the same one)
     target=${CARGO_TARGET_DIR:-$repo/target}
+    host=$(rustc -vV | sed -n 's/^host: //p')
     if [ "$build" = 1 ]; then
-      (cd "$repo" && cargo build --release -p berth-runtime >&2)
+      (cd "$repo" && LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/x86_64-linux-gnu \
+        RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target "$host" -p berth-runtime >&2)
     fi
-    berth_bin=$target/release/berth-runtime
+    berth_bin=${BERTH_RUNTIME_BIN:-$target/$host/release/berth-runtime}
   fi
   # Private mount namespace: the umount and the tmpfs stay here.
   exec env BERTH_BENCH_INNER=1 BERTH_BENCH_BIN="$berth_bin" \
