@@ -126,7 +126,7 @@ fn view(inner: &Inner, c: &Container) -> Result<View> {
     let mut unmount = None;
     if !crate::container::is_mounted(&rootfs) {
         std::fs::create_dir_all(&rootfs).map_err(Error::io(&rootfs))?;
-        inner.images.snapshots().mount(&rec.id, &rootfs).map_err(|e| Error::Snapshot { key: rec.id.clone(), source: e })?;
+        inner.images.snapshots().mount(&rec.id, &rootfs).map_err(|e| Error::Snapshot { key: rec.id.clone(), source: Box::new(e) })?;
         unmount = Some(rootfs.clone());
     }
     let mut mounts: Vec<(String, PathBuf)> =
@@ -292,7 +292,7 @@ pub(crate) async fn get(inner: &Arc<Inner>, id: &str, path: &str) -> Result<(Pat
     let stat = path_stat(&st, name.clone(), link);
     let (dir, last) = parent_and_name(&fd, &p).map_err(|_| not_found(&c, path))?;
     let (tx, rx) = mpsc::channel(16);
-    let tar_name = if path.ends_with("/.") { ".".to_owned() } else if name == "/" { ".".to_owned() } else { name };
+    let tar_name = if path.ends_with("/.") || name == "/" { ".".to_owned() } else { name };
     tokio::task::spawn_blocking(move || {
         let _keep = (v, op);
         let mut b = tar::Builder::new(std::io::BufWriter::with_capacity(64 * 1024, ChanWriter(tx.clone())));
@@ -313,7 +313,7 @@ pub(crate) async fn export(inner: &Arc<Inner>, id: &str) -> Result<mpsc::Receive
     let mut unmount = None;
     if !crate::container::is_mounted(&rootfs) {
         std::fs::create_dir_all(&rootfs).map_err(Error::io(&rootfs))?;
-        inner.images.snapshots().mount(&c.id, &rootfs).map_err(|e| Error::Snapshot { key: c.id.clone(), source: e })?;
+        inner.images.snapshots().mount(&c.id, &rootfs).map_err(|e| Error::Snapshot { key: c.id.clone(), source: Box::new(e) })?;
         unmount = Some(rootfs.clone());
     }
     let v = View { root: rootfs.clone(), mounts: Vec::new(), unmount };
@@ -334,7 +334,7 @@ pub(crate) async fn changes(inner: &Arc<Inner>, id: &str) -> Result<Vec<berth_sn
     let c = inner.lookup(id)?;
     let id = c.id.clone();
     let inner2 = inner.clone();
-    tokio::task::spawn_blocking(move || inner2.images.snapshots().changes(&id).map_err(|e| Error::Snapshot { key: id.clone(), source: e }))
+    tokio::task::spawn_blocking(move || inner2.images.snapshots().changes(&id).map_err(|e| Error::Snapshot { key: id.clone(), source: Box::new(e) }))
         .await
         .map_err(|e| Error::Internal(e.to_string()))?
 }

@@ -485,7 +485,7 @@ fn mount_rootfs(inner: &Inner, id: &str, rootfs: &Path) -> Result<()> {
     if is_mounted(rootfs) {
         return Ok(());
     }
-    inner.images.snapshots().mount(id, rootfs).map_err(|e| Error::Snapshot { key: id.to_owned(), source: e })
+    inner.images.snapshots().mount(id, rootfs).map_err(|e| Error::Snapshot { key: id.to_owned(), source: Box::new(e) })
 }
 
 pub(crate) fn is_mounted(p: &Path) -> bool {
@@ -573,7 +573,7 @@ pub(crate) async fn start(inner: &Arc<Inner>, id: &str) -> Result<()> {
             return Err(Error::NotModified("container already started".into()));
         }
         if r.state.status == Status::Removing || r.state.dead {
-            return Err(Error::Conflict(format!("container is marked for removal and cannot be started")));
+            return Err(Error::Conflict("container is marked for removal and cannot be started".into()));
         }
     }
     c.restart_gen.fetch_add(1, Ordering::SeqCst);
@@ -1177,7 +1177,7 @@ pub(crate) async fn list(inner: &Arc<Inner>, opts: ListOptions) -> Result<Vec<Co
             })
             && any("status", &|v| rec.state.status.as_str() == v)
             && any("exited", &|v| !rec.state.running && rec.has_been_started && v.parse::<i32>().is_ok_and(|n| n == rec.state.exit_code))
-            && (f.get("ancestor").is_none() || ancestors.contains(&rec.image_id) || f["ancestor"].iter().any(|a| *a == rec.image_ref))
+            && (f.get("ancestor").is_none() || ancestors.contains(&rec.image_id) || f["ancestor"].contains(&rec.image_ref))
             && before.is_none_or(|b| rec.created < b)
             && since.is_none_or(|s| rec.created > s)
             && any("volume", &|v| rec.mounts.iter().any(|m| m.name == v || m.source == v || m.destination == v))

@@ -159,20 +159,20 @@ pub enum Error {
 
     /// An error of the image store; its own kind is kept.
     #[error(transparent)]
-    Image(#[from] berth_image::Error),
+    Image(Box<berth_image::Error>),
 
     #[error("snapshot {key}: {source}")]
     Snapshot {
         key: String,
         #[source]
-        source: berth_snapshots::Error,
+        source: Box<berth_snapshots::Error>,
     },
 
     #[error("cgroups of container {id}: {source}")]
     Cgroups {
         id: String,
         #[source]
-        source: berth_cgroups::Error,
+        source: Box<berth_cgroups::Error>,
     },
 
     #[error("runtime {runtime} {verb} for container {id} failed: {detail}")]
@@ -180,6 +180,12 @@ pub enum Error {
 
     #[error("shim of container {id}: {detail}")]
     Shim { id: String, detail: String },
+}
+
+impl From<berth_image::Error> for Error {
+    fn from(e: berth_image::Error) -> Error {
+        Error::Image(Box::new(e))
+    }
 }
 
 impl Error {

@@ -234,7 +234,7 @@ pub(crate) async fn spawn(inner: &Inner, a: SpawnArgs<'_>) -> Result<Arc<Shim>> 
         Ok(v) => v,
         Err(_) => {
             let err = String::from_utf8_lossy(&out.stderr);
-            let msg = err.lines().map(str::trim).filter(|l| !l.is_empty()).last().unwrap_or("no answer").to_owned();
+            let msg = err.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("no answer").to_owned();
             return Err(shim_err(a.id, format!("exited with {} without a status line: {msg}", out.status)));
         }
     };

@@ -15,7 +15,7 @@ use crate::model::{CpuSample, NetSample, StatsSample, Top};
 
 fn cgroup(id: &str) -> Result<Box<dyn berth_cgroups::CgroupManager>> {
     let spec = berth_cgroups::CgroupSpec { cgroups_path: Some(PathBuf::from(format!("/berth/{id}"))), ..berth_cgroups::CgroupSpec::new(id) };
-    berth_cgroups::manager(&spec).map_err(|e| Error::Cgroups { id: id.to_owned(), source: e })
+    berth_cgroups::manager(&spec).map_err(|e| Error::Cgroups { id: id.to_owned(), source: Box::new(e) })
 }
 
 /// Host CPU time in nanoseconds (sum of /proc/stat's first line, in ticks).
@@ -54,7 +54,7 @@ fn sample(c: &Container) -> Result<StatsSample> {
     if !rec.state.running {
         return Ok(s);
     }
-    let st = cgroup(&rec.id)?.stats().map_err(|e| Error::Cgroups { id: rec.id.clone(), source: e })?;
+    let st = cgroup(&rec.id)?.stats().map_err(|e| Error::Cgroups { id: rec.id.clone(), source: Box::new(e) })?;
     s.cpu = CpuSample {
         total_usage: st.cpu.usage.total,
         percpu_usage: st.cpu.usage.percpu.clone(),
@@ -130,7 +130,7 @@ pub(crate) async fn top(inner: &Arc<Inner>, id: &str, ps_args: Option<&str>) -> 
     if !c.rec().state.running {
         return Err(Error::Conflict(format!("container {} is not running", c.id)));
     }
-    let pids: Vec<i32> = cgroup(&c.id)?.pids().map_err(|e| Error::Cgroups { id: c.id.clone(), source: e })?;
+    let pids: Vec<i32> = cgroup(&c.id)?.pids().map_err(|e| Error::Cgroups { id: c.id.clone(), source: Box::new(e) })?;
     let args: Vec<String> = ps_args.filter(|a| !a.is_empty()).unwrap_or("-ef").split_whitespace().map(str::to_owned).collect();
     let out = tokio::process::Command::new("ps").args(&args).output().await.map_err(|e| Error::Internal(format!("running ps: {e}")))?;
     if !out.status.success() {

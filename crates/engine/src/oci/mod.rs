@@ -409,7 +409,7 @@ pub fn merge(spec: &ContainerSpec, image: Option<&berth_image::ImageConfig>, hos
         return Err(Error::invalid("invalid restart policy: maximum retry count cannot be negative"));
     }
     if rp.maximum_retry_count > 0 && rp.name != RestartPolicyName::OnFailure {
-        return Err(Error::invalid(format!("invalid restart policy: maximum retry count can only be used with 'on-failure'")));
+        return Err(Error::invalid("invalid restart policy: maximum retry count can only be used with 'on-failure'"));
     }
     if s.auto_remove && rp.name != RestartPolicyName::No {
         return Err(Error::invalid("can't create 'AutoRemove' container with restart policy"));

@@ -328,7 +328,7 @@ mod tests {
         assert!(a.read_only && a.source.is_empty());
         let s = parse_bind("/a:/b:rshared").unwrap();
         assert_eq!(s.propagation, "rshared");
-        assert_eq!(parse_bind("xy:/b:nocopy").unwrap().nocopy, true);
+        assert!(parse_bind("xy:/b:nocopy").unwrap().nocopy);
         assert!(parse_bind("/a:/b:bogus").unwrap_err().to_string().contains("invalid mode: bogus"));
         assert!(parse_bind("/a:/b:ro,rw").is_err());
         assert!(parse_bind("a:b:c:d").unwrap_err().to_string().contains("invalid volume specification"));
