@@ -52,8 +52,24 @@ fn detached_logs_exec_stop_rm() {
     // the container has an address on the default bridge
     let ip = d.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", "web"]);
     assert!(ip.trim().starts_with("10.87."), "{ip:?}");
+    // logs -f and wait end when the container stops; events saw it all
+    let follow = d.docker_cmd(&["logs", "-f", "--tail", "1", "web"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let waiter = d.docker_cmd(&["wait", "web"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
     d.ok(&["stop", "-t", "1", "web"]);
+    let followed = common::wait_output(follow, Duration::from_secs(10), "docker logs -f");
+    assert!(followed.status.success());
+    assert!(String::from_utf8_lossy(&followed.stdout).lines().filter(|l| *l == "tick").count() >= 2, "followed new lines");
+    let waited = common::wait_output(waiter, Duration::from_secs(10), "docker wait");
+    assert_eq!(String::from_utf8_lossy(&waited.stdout).trim(), "137");
     assert_eq!(d.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "web"]).trim(), "exited 137");
+    // (the CLI turns a duration like "0s" into whole seconds: an absolute
+    // time a moment ahead includes everything so far)
+    let until = berth_engine::time::rfc3339_nano(berth_engine::time::now_nanos() + 1_000_000_000);
+    let events = d.ok(&["events", "--since", "1970-01-01T00:00:01Z", "--until", &until, "--filter", "container=web", "--format", "{{.Action}}"]);
+    for want in ["create", "start", "exec_create", "exec_start", "exec_die", "kill", "die", "stop"] {
+        assert!(events.lines().any(|l| l.starts_with(want)), "event {want} in {events}");
+    }
     let o = d.docker(&["rm", "nosuch"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("No such container: nosuch"), "{}", String::from_utf8_lossy(&o.stderr));
     d.ok(&["rm", "web"]);
