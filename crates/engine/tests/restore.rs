@@ -72,3 +72,27 @@ fn orphans_are_removed_at_open() {
     // the image is free again: nothing holds it
     assert!(h.block(h.engine.image_remove(&h.image, false)).is_ok());
 }
+
+#[test]
+fn a_killed_shim_means_an_exited_container_and_no_orphans() {
+    if !isolated("a_killed_shim_means_an_exited_container_and_no_orphans") {
+        return;
+    }
+    let h = Harness::new();
+    let c = h.block(h.engine.create(h.sh("sleep 300"))).unwrap();
+    h.block(h.engine.start(&c.id)).unwrap();
+    let pid = h.block(h.engine.inspect(&c.id, false)).unwrap().state.pid;
+    let shim_pid: i32 = std::fs::read_to_string(h.config.exec_root.join("shims").join(&c.id).join("shim.pid")).unwrap().trim().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(shim_pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || !h.block(h.engine.inspect(&c.id, false)).unwrap().state.running),
+        "the engine notices the shim's death"
+    );
+    let d = h.block(h.engine.inspect(&c.id, false)).unwrap();
+    assert_eq!(d.state.exit_code, 137);
+    assert!(eventually(Duration::from_secs(5), || !std::path::Path::new(&format!("/proc/{pid}")).exists()), "the container went with its shim");
+    // it can run again
+    h.block(h.engine.start(&c.id)).unwrap();
+    h.block(h.engine.remove(&c.id, RemoveOptions { force: true, ..Default::default() })).unwrap();
+    h.assert_no_leaks();
+}
