@@ -31,6 +31,9 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn run_rm_pulls_prints_and_exits_like_docker() {
+    if !common::isolated("run_rm_pulls_prints_and_exits_like_docker") {
+        return;
+    }
     let env = Env::new();
     let img = env.busybox.clone();
     // the first run pulls: docker's message, then the progress, on stderr
@@ -61,6 +64,9 @@ fn run_rm_pulls_prints_and_exits_like_docker() {
 
 #[test]
 fn detached_logs_follow_and_stop() {
+    if !common::isolated("detached_logs_follow_and_stop") {
+        return;
+    }
     let env = Env::new();
     let img = env.busybox.clone();
     env.berth(&["pull", "-q", &img]).ok();
@@ -99,29 +105,32 @@ fn detached_logs_follow_and_stop() {
 /// exposing the screen; killed on drop.
 struct Tmux {
     name: String,
+    /// a private server: never a tmux of the host's (outside our netns)
+    socket: std::path::PathBuf,
 }
 
 impl Tmux {
     fn start(env: &Env, line: &str) -> Tmux {
         let name = format!("berth-e2e-{}-{}", std::process::id(), rand_suffix());
+        let socket = env.dir.path().join(format!("tmux-{name}"));
         let mut cmd = std::process::Command::new("tmux");
-        cmd.args(["new-session", "-d", "-s", &name, "-x", "100", "-y", "30"]);
+        cmd.arg("-S").arg(&socket).args(["new-session", "-d", "-s", &name, "-x", "100", "-y", "30"]);
         for (k, v) in env.vars() {
             cmd.arg("-e").arg(format!("{k}={v}"));
         }
         cmd.arg(line);
         let st = cmd.status().expect("tmux (apt-get install tmux)");
         assert!(st.success(), "tmux new-session failed");
-        Tmux { name }
+        Tmux { name, socket }
     }
 
     fn keys(&self, keys: &[&str]) {
-        let st = std::process::Command::new("tmux").args(["send-keys", "-t", &self.name]).args(keys).status().expect("tmux send-keys");
+        let st = std::process::Command::new("tmux").arg("-S").arg(&self.socket).args(["send-keys", "-t", &self.name]).args(keys).status().expect("tmux send-keys");
         assert!(st.success());
     }
 
     fn screen(&self) -> String {
-        let o = std::process::Command::new("tmux").args(["capture-pane", "-p", "-t", &self.name]).output().expect("capture-pane");
+        let o = std::process::Command::new("tmux").arg("-S").arg(&self.socket).args(["capture-pane", "-p", "-t", &self.name]).output().expect("capture-pane");
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
@@ -140,7 +149,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux").args(["kill-session", "-t", &self.name]).status();
+        let _ = std::process::Command::new("tmux").arg("-S").arg(&self.socket).arg("kill-server").status();
     }
 }
 
@@ -150,6 +159,9 @@ fn rand_suffix() -> u64 {
 
 #[test]
 fn exec_it_in_a_terminal_resizes_and_returns_the_exit_code() {
+    if !common::isolated("exec_it_in_a_terminal_resizes_and_returns_the_exit_code") {
+        return;
+    }
     let env = Env::new();
     let img = env.busybox.clone();
     env.berth(&["run", "-d", "--name", "box", &img, "sleep", "1000"]).ok();
@@ -179,6 +191,9 @@ fn exec_it_in_a_terminal_resizes_and_returns_the_exit_code() {
 
 #[test]
 fn ps_and_inspect_formats_match_docker() {
+    if !common::isolated("ps_and_inspect_formats_match_docker") {
+        return;
+    }
     let env = Env::new();
     let img = env.busybox.clone();
     env.berth(&["pull", "-q", &img]).ok();
@@ -238,6 +253,9 @@ fn ps_and_inspect_formats_match_docker() {
 
 #[test]
 fn cp_both_ways_like_docker() {
+    if !common::isolated("cp_both_ways_like_docker") {
+        return;
+    }
     let env = Env::new();
     let img = env.busybox.clone();
     env.berth(&["run", "-d", "--name", "files", &img, "sleep", "1000"]).ok();
@@ -280,6 +298,9 @@ fn cp_both_ways_like_docker() {
 
 #[test]
 fn pull_push_tag_rmi_against_a_registry() {
+    if !common::isolated("pull_push_tag_rmi_against_a_registry") {
+        return;
+    }
     let env = Env::new();
     let img = env.busybox.clone();
     let reg = env.registry.addr().to_owned();
@@ -331,6 +352,9 @@ fn pull_push_tag_rmi_against_a_registry() {
 
 #[test]
 fn rm_f_and_errors_match_docker() {
+    if !common::isolated("rm_f_and_errors_match_docker") {
+        return;
+    }
     let env = Env::new();
     let img = env.busybox.clone();
     env.berth(&["pull", "-q", &img]).ok();

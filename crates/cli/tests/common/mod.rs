@@ -34,26 +34,38 @@ impl Out {
     }
 }
 
-/// berth's own binaries: the one under test, and berthd next to it, else
-/// from the release build `scripts/test` makes first (`BERTHD` overrides).
+/// berth's own binaries: the one under test, and the daemon's (berthd
+/// with berth-runtime, berth-shim and berth-init beside it) from the same
+/// target directory, built on demand (`BERTHD` overrides berthd).
 pub fn berth_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_berth"))
+}
+
+/// A workspace binary next to `berth`, built if missing.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let berth = berth_bin();
+    let dir = berth.parent().expect("target dir").to_path_buf();
+    let p = dir.join(name);
+    if !p.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut c = Command::new(cargo);
+        c.args(["build", "-p", name]);
+        if dir.file_name().and_then(|s| s.to_str()) == Some("release") {
+            c.arg("--release");
+        }
+        assert!(c.status().expect("cargo build").success(), "building {name}");
+    }
+    p
 }
 
 pub fn berthd_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("BERTHD") {
         return PathBuf::from(p);
     }
-    let berth = berth_bin();
-    let dir = berth.parent().expect("target dir");
-    let mut candidates = vec![dir.join("berthd")];
-    if let Some(target) = dir.parent() {
-        candidates.push(target.join("release/berthd"));
-        candidates.push(target.join("debug/berthd"));
+    for b in ["berth-runtime", "berth-shim", "berth-init"] {
+        workspace_bin(b);
     }
-    candidates.into_iter().find(|p| p.is_file()).unwrap_or_else(|| {
-        panic!("berthd not found next to {} nor in target/release: build it first (`cargo build --workspace --release`), or set BERTHD", berth.display())
-    })
+    workspace_bin("berthd")
 }
 
 pub fn docker_bin() -> PathBuf {
@@ -63,6 +75,32 @@ pub fn docker_bin() -> PathBuf {
         }
     }
     panic!("the docker CLI (28.x) is needed as the reference client: it comes with this kind of machine");
+}
+
+const INNER: &str = "BERTH_CLI_TEST_INNER";
+
+/// Runs the test `name` again in a network namespace of its own (where
+/// berthd's bridge, veths, iptables rules and the registry live and die);
+/// true in that inner run, false in the outer one (which only checks that
+/// the inner one passed).
+pub fn isolated(name: &str) -> bool {
+    if std::env::var_os(INNER).is_some() {
+        let st = Command::new("ip").args(["link", "set", "lo", "up"]).status().expect("ip (iproute2)");
+        assert!(st.success(), "ip link set lo up");
+        return true;
+    }
+    let exe = std::env::current_exe().expect("test exe");
+    let out = Command::new("unshare")
+        .args(["--net", "--"])
+        .arg(exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(INNER, "1")
+        .output()
+        .expect("unshare (util-linux)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stdout.contains("1 passed"), "{name} failed in its network namespace:\n{stdout}\n{stderr}");
+    false
 }
 
 /// A berthd of its own, with a registry holding busybox.
@@ -79,22 +117,27 @@ impl Env {
     pub fn new() -> Env {
         let dir = berth_test_support::temp_dir("cli-e2e-");
         let d = dir.path();
-        for sub in ["lib", "run", "config", "home"] {
+        for sub in ["config", "home"] {
             std::fs::create_dir_all(d.join(sub)).expect("mkdir");
         }
-        let sock = d.join("run/berth.sock");
+        let sock = d.join("berth.sock");
         let registry = Registry::start();
         let layout = busybox_layout();
         registry.push_layout(layout.path(), "busybox:latest");
         let busybox = format!("{}/busybox:latest", registry.addr());
+        let cfg = format!(
+            "data_root = \"{0}/lib\"\nexec_root = \"{0}/run\"\nlog_level = \"info\"\n[runtimes.runc]\npath = \"/usr/sbin/runc\"\n",
+            d.display()
+        );
+        std::fs::write(d.join("config.toml"), cfg).expect("config");
         let log = std::fs::File::create(d.join("berthd.log")).expect("log");
         let daemon = Command::new(berthd_bin())
             .arg("-H")
             .arg(format!("unix://{}", sock.display()))
-            .arg("--data-root")
-            .arg(d.join("lib"))
-            .arg("--exec-root")
-            .arg(d.join("run"))
+            .arg("--config")
+            .arg(d.join("config.toml"))
+            .arg("--pidfile")
+            .arg(d.join("berthd.pid"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup"))
             .stderr(log)
@@ -213,18 +256,46 @@ impl Env {
         }
         // whatever a crashed run left: shims by their root, then mounts
         kill_processes_mentioning(self.dir.path());
-        let mut mounts = berth_test_support::leaks::mounts_mentioning(self.dir.path());
+        let root = self.dir.path().display().to_string();
+        let mut mounts: Vec<_> = berth_test_support::leaks::mountinfo().into_iter().filter(|m| m.mount_point.starts_with(&root)).collect();
         mounts.sort_by_key(|m| std::cmp::Reverse(m.mount_point.len()));
         for m in mounts {
             let _ = nix::mount::umount2(m.mount_point.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
     }
 
-    /// Containers left, processes under the roots, mounts under the roots.
+    /// Containers, mounts, shim processes, netns files, container
+    /// directories and snapshots left under our roots.
     pub fn leftovers(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.all_containers().into_iter().map(|c| format!("container {c}")).collect();
-        v.extend(berth_test_support::leaks::mounts_mentioning(&self.dir.path().join("lib")).into_iter().filter(|m| !m.mount_point.ends_with("/lib")).map(|m| format!("mount {}", m.mount_point)));
-        v
+        let mut out: Vec<String> = self.all_containers().into_iter().map(|c| format!("container {c}")).collect();
+        let root = self.dir.path().display().to_string();
+        for m in berth_test_support::leaks::mountinfo() {
+            if m.mount_point.starts_with(&root) && !m.mount_point.ends_with("/run/netns") {
+                out.push(format!("mount {}", m.mount_point));
+            }
+        }
+        for sub in ["run/shims", "lib/containers", "run/netns"] {
+            for e in std::fs::read_dir(self.dir.path().join(sub)).into_iter().flatten().flatten() {
+                out.push(format!("{sub}/{}", e.file_name().to_string_lossy()));
+            }
+        }
+        for e in std::fs::read_dir(self.dir.path().join("lib/snapshots/names")).into_iter().flatten().flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if !n.starts_with("sha256") {
+                out.push(format!("snapshot {n}"));
+            }
+        }
+        for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let pid = p.file_name().to_string_lossy().into_owned();
+            if !pid.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let cmd = String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()).replace('\0', " ");
+            if cmd.contains(&root) && cmd.contains("berth-shim") {
+                out.push(format!("shim process {pid}"));
+            }
+        }
+        out
     }
 }
 
@@ -275,21 +346,36 @@ impl Drop for Background {
     }
 }
 
-/// Waits for a child, killing it after `timeout` (the test then fails).
+/// Waits for a child, killing it after `timeout` (the test then fails);
+/// its pipes are drained meanwhile so a large output cannot block it.
 fn wait_timeout(mut child: Child, timeout: Duration, shown: &str) -> std::process::Output {
+    use std::io::Read;
+    let drain = |p: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut b = Vec::new();
+            if let Some(mut r) = p {
+                let _ = r.read_to_end(&mut b);
+            }
+            b
+        })
+    };
+    let t1 = drain(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+    let t2 = drain(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
     let deadline = Instant::now() + timeout;
-    loop {
+    let status = loop {
         match child.try_wait() {
-            Ok(Some(_)) => return child.wait_with_output().expect("output"),
+            Ok(Some(st)) => break st,
             Ok(None) if Instant::now() > deadline => {
                 let _ = child.kill();
-                let out = child.wait_with_output().expect("output");
-                panic!("`{shown}` did not finish within {timeout:?}\nstdout: {}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                let _ = child.wait();
+                let (o, e) = (t1.join().unwrap_or_default(), t2.join().unwrap_or_default());
+                panic!("`{shown}` did not finish within {timeout:?}\nstdout: {}\nstderr: {}", String::from_utf8_lossy(&o), String::from_utf8_lossy(&e));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             Err(e) => panic!("wait {shown}: {e}"),
         }
-    }
+    };
+    std::process::Output { status, stdout: t1.join().unwrap_or_default(), stderr: t2.join().unwrap_or_default() }
 }
 
 /// docker's text with berth's names, for comparing messages.
