@@ -509,14 +509,7 @@ pub(crate) async fn cleanup_run(inner: &Arc<Inner>, c: &Arc<Container>) {
         match shim.delete(true).await {
             Ok(()) => {
                 // the shim answers, then exits and removes its state dir
-                let mut delay = std::time::Duration::from_micros(500);
-                for _ in 0..200 {
-                    if !shim.alive() {
-                        break;
-                    }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(std::time::Duration::from_millis(20));
-                }
+                wait_gone(&shim).await;
                 if !shim.alive() {
                     let _ = std::fs::remove_dir_all(&shim.dir);
                 }
@@ -556,8 +549,22 @@ pub(crate) async fn cleanup_dead_shim(inner: &Arc<Inner>, c: &Arc<Container>) {
     }
     let dir = inner.shim_dir(&c.id);
     let shim = Shim::at(&c.id, dir.clone());
+    // a shim that reported a failed start exits on its own a moment later
+    wait_gone(&shim).await;
     if !shim.alive() {
         let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Waits (up to ~2 s) until the shim process is gone.
+async fn wait_gone(shim: &Shim) {
+    let mut delay = std::time::Duration::from_micros(500);
+    for _ in 0..120 {
+        if !shim.alive() {
+            return;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_millis(20));
     }
 }
 
