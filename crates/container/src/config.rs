@@ -261,7 +261,7 @@ impl Config {
             }
         }
         for key in linux.sysctl.keys() {
-            crate::rootfs::sysctl::check(key, &has_new(NsType::Network), &has(NsType::Ipc), &has(NsType::Uts))
+            crate::rootfs::sysctl::check(key, &has(NsType::Network), &has(NsType::Ipc), &has(NsType::Uts))
                 .map_err(|msg| Error::config("config.json", format!("linux.sysctl.{key}"), msg))?;
         }
         for (i, d) in linux.devices.iter().enumerate() {

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use crate::{Error, Result};
 
 /// Checks that `key` belongs to a namespace the container has its own copy
-/// of, as runc does; a host-wide sysctl would change the host.
+/// of (new or joined by path: a CNI-prepared network namespace, say), as runc
+/// does; a host-wide sysctl would change the host.
 pub fn check(key: &str, net: &bool, ipc: &bool, uts: &bool) -> Result<(), String> {
     const IPC_KEYS: &[&str] = &[
         "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
