@@ -248,8 +248,13 @@ impl Conn {
     /// container exits.
     pub fn send(mut self, method: &str, path: &str, headers: &[(&str, &str)], body: Body<'_>) -> io::Result<Pending> {
         self.write_head(method, path, headers, &body)?;
-        self.write_body(body)?;
-        self.stream.flush()?;
+        match self.write_body(body) {
+            Ok(()) => self.stream.flush()?,
+            // the daemon answered (an error) before reading the whole upload:
+            // its answer is what the user needs to see
+            Err(e) if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) => {}
+            Err(e) => return Err(e),
+        }
         Ok(Pending { conn: self, method: method.to_owned() })
     }
 

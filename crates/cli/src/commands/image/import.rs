@@ -24,8 +24,9 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
     }
     q = q.add("fromSrc", if is_url { src } else { "-" }).add_if(!m.str("message").is_empty(), "message", m.str("message")).add_if(!m.str("platform").is_empty(), "platform", m.str("platform"));
     if let Some(r) = m.args.get(1) {
-        let r = Reference::parse(r).map_err(|e| StatusError::new(1, e.to_string()))?;
-        q = q.add("repo", &r.name()).add_if(r.tag.is_some(), "tag", r.tag.as_deref().unwrap_or(""));
+        // checked here, sent as typed (as docker's client does)
+        Reference::parse(r).map_err(|e| StatusError::new(1, e.to_string()))?;
+        q = q.add("repo", r);
     }
     let client = ctx.client()?;
     let path = format!("/images/create{}", q.as_str());
