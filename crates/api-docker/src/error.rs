@@ -60,11 +60,21 @@ impl std::error::Error for ApiError {}
 
 impl From<berth_engine::Error> for ApiError {
     fn from(e: berth_engine::Error) -> Self {
-        let status = StatusCode::from_u16(e.kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut status = StatusCode::from_u16(e.kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        // dockerd answers a command that cannot be found or run with 400
+        // (an invalid configuration), other start failures with 500
+        if matches!(e.start_failure(), Some(berth_engine::StartFailure::NotFound | berth_engine::StartFailure::CannotInvoke)) {
+            status = StatusCode::BAD_REQUEST;
+        }
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::warn!(error = %e, "request failed");
         }
-        Self { status, message: e.to_string() }
+        let message = match e {
+            // docker's invalid-parameter texts carry no prefix
+            berth_engine::Error::InvalidArgument(m) => m,
+            e => e.to_string(),
+        };
+        Self { status, message }
     }
 }
 
@@ -104,11 +114,16 @@ mod tests {
         let cases = [
             (berth_engine::Error::NoSuchContainer("nope".into()), 404, "No such container: nope"),
             (berth_engine::Error::NameInUse { name: "a".into(), id: "b".into() }, 409, ""),
-            (berth_engine::Error::InvalidArgument("x".into()), 400, "invalid argument: x"),
+            (berth_engine::Error::InvalidArgument("Invalid container name (w)".into()), 400, "Invalid container name (w)"),
             (berth_engine::Error::NotSupported("--link".into()), 400, "not supported yet: --link"),
             (berth_engine::Error::FailedPrecondition("Container x is not running".into()), 409, "Container x is not running"),
             (berth_engine::Error::NotModified("already started".into()), 304, ""),
             (berth_engine::Error::Internal("boom".into()), 500, "boom"),
+            (
+                berth_engine::Error::StartFailed { message: "exec: \"nope\": executable file not found in $PATH".into(), failure: berth_engine::StartFailure::NotFound },
+                400,
+                "failed to create task for container: exec: \"nope\": executable file not found in $PATH: unknown",
+            ),
         ];
         for (e, status, msg) in cases {
             let a = ApiError::from(e);

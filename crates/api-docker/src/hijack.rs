@@ -16,9 +16,10 @@ use crate::response::{MULTIPLEXED_STREAM, RAW_STREAM};
 
 /// True when the client asked to hijack the connection (`Upgrade: tcp`).
 pub fn wants_upgrade(headers: &HeaderMap) -> bool {
-    let upgrade = headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let connection = headers.get(header::CONNECTION).and_then(|v| v.to_str().ok()).unwrap_or("");
-    upgrade.split(',').any(|p| p.trim().eq_ignore_ascii_case("tcp")) && connection.split(',').any(|p| p.trim().eq_ignore_ascii_case("upgrade"))
+    let has = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).any(|v| v.split(',').any(|p| p.trim().eq_ignore_ascii_case(token)))
+    };
+    has(header::UPGRADE, "tcp") && has(header::CONNECTION, "upgrade")
 }
 
 /// The media type of an attach stream: multiplexed (stdcopy) unless tty,
@@ -73,6 +74,19 @@ pub fn output_only(attach: AttachIo, content_type: &'static str) -> Response {
         }
     });
     resp
+}
+
+/// A stream that carries one error message and ends: what dockerd writes
+/// on a hijacked connection when the process cannot be started (a stdout
+/// frame unless tty, followed by `\r\n`).
+pub async fn error_stream(message: &str, tty: bool) -> AttachIo {
+    let text = format!("{message}\r\n");
+    let bytes = if tty { text.into_bytes() } else { berth_docker_types::stdcopy::encode(berth_docker_types::stdcopy::StreamType::Stdout, text.as_bytes()) };
+    let (a, mut b) = tokio::io::duplex(bytes.len() + 16);
+    // fits in the pipe's buffer: completes at once
+    let _ = b.write_all(&bytes).await;
+    drop(b);
+    AttachIo { io: Box::new(a), tty }
 }
 
 enum InputEnd {
@@ -207,6 +221,18 @@ mod tests {
         let mut out = Vec::new();
         client_far.read_to_end(&mut out).await.unwrap();
         assert!(out.is_empty());
+    }
+
+    #[tokio::test]
+    async fn error_stream_is_one_frame() {
+        let mut io = error_stream("boom", false).await;
+        let mut v = Vec::new();
+        io.io.read_to_end(&mut v).await.unwrap();
+        assert_eq!(v, berth_docker_types::stdcopy::encode(berth_docker_types::stdcopy::StreamType::Stdout, b"boom\r\n"));
+        let mut io = error_stream("boom", true).await;
+        let mut v = Vec::new();
+        io.io.read_to_end(&mut v).await.unwrap();
+        assert_eq!(v, b"boom\r\n");
     }
 
     #[tokio::test]

@@ -258,6 +258,8 @@ pub struct ProgressTranslator {
     pub reference: String,
     /// Push: the size of the pushed manifest, for the final line.
     pub manifest_size: Option<u64>,
+    /// Progress of this blob id is not shown (the config blob of a push).
+    pub skip_id: Option<String>,
 }
 
 impl ProgressTranslator {
@@ -295,6 +297,11 @@ impl ProgressTranslator {
     /// The lines for one event (possibly none).
     pub fn translate(&mut self, e: &Event) -> Vec<JsonMessage> {
         let mut out = Vec::new();
+        if let (Some(skip), Some(id)) = (&self.skip_id, event_id(e))
+            && skip == id
+        {
+            return out;
+        }
         if let Some(quiet) = self.load {
             // any progress means the archive is being read: answer 200 from here
             self.committed = true;
@@ -367,6 +374,22 @@ impl ProgressTranslator {
             }
         }
         out
+    }
+}
+
+/// The layer id an event is about, if any.
+fn event_id(e: &Event) -> Option<&str> {
+    match e {
+        Event::Waiting { id }
+        | Event::AlreadyExists { id }
+        | Event::Downloading { id, .. }
+        | Event::Verifying { id }
+        | Event::DownloadComplete { id }
+        | Event::Extracting { id, .. }
+        | Event::Done { id }
+        | Event::Mounted { id, .. }
+        | Event::Pushing { id, .. } => Some(id),
+        Event::Resolving { .. } | Event::Resolved { .. } | Event::Complete { .. } => None,
     }
 }
 

@@ -52,7 +52,7 @@ fn blkio(v: &[(u64, u64, String, u64)]) -> Option<Vec<ds::BlkioStatEntry>> {
 /// One stats sample.
 pub fn stats(s: &StatsSample) -> ds::StatsResponse {
     ds::StatsResponse {
-        name: format!("/{}", s.name),
+        name: format!("/{}", s.name.trim_start_matches('/')),
         id: s.id.clone(),
         read: time_or_zero(s.read),
         preread: time_or_zero(s.preread),

@@ -81,7 +81,19 @@ pub(crate) async fn start(State(st): State<AppState>, Path(id): Path<String>, he
     if body.is_some_and(|v| v.as_object().is_none_or(|o| !o.is_empty())) {
         return Err(ApiError::bad_request("starting container with non-empty request body was deprecated since API v1.22 and removed in v1.24"));
     }
-    st.engine.start(&id).await?;
+    if let Err(e) = st.engine.start(&id).await {
+        // dockerd removes an auto-remove (`--rm`) container whose process
+        // could not be started; `docker run --rm` waits for that removal
+        if e.start_failure().is_some()
+            && let Ok(d) = st.engine.inspect(&id, false).await
+            && d.spec.auto_remove
+            && !d.state.running
+            && let Err(re) = st.engine.remove(&d.id, RemoveOptions { force: true, volumes: true, link: false }).await
+        {
+            tracing::warn!(container = %d.id, error = %re, "removing an auto-remove container after a failed start");
+        }
+        return Err(e.into());
+    }
     // the initial console size of a tty container created with one
     let pending = !st.console_sizes.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
     if pending && let Ok(d) = st.engine.inspect(&id, false).await {
@@ -244,7 +256,21 @@ pub(crate) async fn attach(State(st): State<AppState>, Path(id): Path<String>, q
         return Err(ApiError::option_not_supported("attach with stdin without an \"Upgrade: tcp\" connection"));
     }
     let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-    let io = st.engine.attach(&id, opts).await?;
+    let io = match st.engine.attach(&id, opts).await {
+        Ok(io) => io,
+        // the engine prepares a created container's process when attaching;
+        // dockerd reports a process that cannot be started at start, where
+        // clients expect it (`docker run` turns it into exit code 126/127).
+        // So the attach succeeds with an empty stream, and the start that
+        // follows fails with the same error.
+        Err(e) if e.start_failure().is_some() && on_upgrade.is_some() => {
+            tracing::debug!(container = %id, error = %e, "attach: the process cannot start; reported at start");
+            let (a, _b) = tokio::io::duplex(1);
+            let tty = st.engine.inspect(&id, false).await.map(|d| d.spec.tty).unwrap_or(false);
+            berth_engine::AttachIo { io: Box::new(a), tty }
+        }
+        Err(e) => return Err(e.into()),
+    };
     let ct = hijack::content_type(io.tty, v);
     let input = InputOptions { stdin: opts.stdin, detach_keys: io.tty.then_some(keys) };
     Ok(match on_upgrade {

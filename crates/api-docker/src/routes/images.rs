@@ -301,9 +301,11 @@ async fn push(st: AppState, name: &str, q: &Query, headers: &HeaderMap) -> ApiRe
         None => name.to_owned(),
     };
     let parsed = berth_image::Reference::parse(&reference).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if st.engine.images().get(&reference).is_err() {
+    let Ok(image) = st.engine.images().get(&reference) else {
         return Err(ApiError::not_found(format!("An image does not exist locally with the tag: {}", parsed.familiar().trim_end_matches(":latest"))));
-    }
+    };
+    // docker shows layers only, not the config blob
+    let config_id = image.id.short().to_owned();
     let auth = registry_auth(headers)?;
     let (progress, events) = Progress::channel();
     let engine = st.engine.clone();
@@ -311,6 +313,7 @@ async fn push(st: AppState, name: &str, q: &Query, headers: &HeaderMap) -> ApiRe
     let task = tokio::spawn(async move { engine.image_push(&r2, &auth, &progress).await.map(|_| ()) });
     let mut tr = ProgressTranslator::push(&parsed.familiar());
     tr.committed = true;
+    tr.skip_id = Some(config_id);
     let store = st.engine.images().clone();
     let before = move |tr: &mut ProgressTranslator, e: &Event| {
         if let Event::Complete { digest, .. } = e {
