@@ -50,7 +50,12 @@ pub struct Ctx {
 impl Ctx {
     pub fn new(hosts: Vec<String>, config_dir: Option<PathBuf>, debug: bool) -> Self {
         let config_dir = config_dir.unwrap_or_else(default_config_dir);
-        Ctx { hosts, config_dir, debug, client: OnceCell::new() }
+        Ctx {
+            hosts,
+            config_dir,
+            debug,
+            client: OnceCell::new(),
+        }
     }
 
     pub fn client(&self) -> anyhow::Result<&Client> {
@@ -73,16 +78,34 @@ fn default_config_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"));
     home.join(".docker")
 }
 
 static GLOBAL_FLAGS: &[Flag] = &[
     v("config", "string", "Location of client config files").default_value("\"~/.docker\""),
-    vs('c', "context", "string", "Name of the context to use to connect to the daemon").unsupported(),
+    vs(
+        'c',
+        "context",
+        "string",
+        "Name of the context to use to connect to the daemon",
+    )
+    .unsupported(),
     bs('D', "debug", "Enable debug mode"),
-    ls('H', "host", "Daemon socket to connect to (default unix:///run/berth/berth.sock, or BERTH_HOST)"),
-    vs('l', "log-level", "string", "Set the logging level (\"debug\", \"info\", \"warn\", \"error\", \"fatal\")").default_value("\"info\""),
+    ls(
+        'H',
+        "host",
+        "Daemon socket to connect to (default unix:///run/berth/berth.sock, or BERTH_HOST)",
+    ),
+    vs(
+        'l',
+        "log-level",
+        "string",
+        "Set the logging level (\"debug\", \"info\", \"warn\", \"error\", \"fatal\")",
+    )
+    .default_value("\"info\""),
     crate::flags::b("tls", "Use TLS; implied by --tlsverify").unsupported(),
     v("tlscacert", "string", "Trust certs signed only by this CA").unsupported(),
     v("tlscert", "string", "Path to TLS certificate file").unsupported(),
@@ -91,7 +114,14 @@ static GLOBAL_FLAGS: &[Flag] = &[
     bs('v', "version", "Print version information and quit"),
 ];
 
-static ROOT: Spec = Spec::new("", "[OPTIONS] COMMAND [ARG...]", "A fast, docker-compatible container engine", GLOBAL_FLAGS, Args::Any).stop_at_first_arg();
+static ROOT: Spec = Spec::new(
+    "",
+    "[OPTIONS] COMMAND [ARG...]",
+    "A fast, docker-compatible container engine",
+    GLOBAL_FLAGS,
+    Args::Any,
+)
+.stop_at_first_arg();
 
 /// The tree.
 pub fn tree() -> &'static [Entry] {
@@ -135,10 +165,20 @@ fn dispatch(argv: Vec<String>) -> anyhow::Result<()> {
     let hosts: Vec<String> = g.list("host").into_iter().map(str::to_owned).collect();
     let config = g.value("config").map(PathBuf::from);
     let level = g.value("log-level").unwrap_or("info");
-    if !matches!(level, "debug" | "info" | "warn" | "error" | "fatal" | "panic" | "trace" | "warning") {
-        return Err(StatusError::new(1, format!("Unable to parse logging level: {level}")));
+    if !matches!(
+        level,
+        "debug" | "info" | "warn" | "error" | "fatal" | "panic" | "trace" | "warning"
+    ) {
+        return Err(StatusError::new(
+            1,
+            format!("Unable to parse logging level: {level}"),
+        ));
     }
-    let ctx = Ctx::new(hosts, config, g.bool("debug") || level == "debug" || level == "trace");
+    let ctx = Ctx::new(
+        hosts,
+        config,
+        g.bool("debug") || level == "debug" || level == "trace",
+    );
     let mut args = g.args.clone();
     if args.first().is_some_and(|a| a == "help") {
         args.remove(0);
@@ -151,30 +191,69 @@ fn dispatch(argv: Vec<String>) -> anyhow::Result<()> {
     run_in(&ctx, tree(), "", &args)
 }
 
-fn run_in(ctx: &Ctx, entries: &'static [Entry], prefix: &str, args: &[String]) -> anyhow::Result<()> {
+fn run_in(
+    ctx: &Ctx,
+    entries: &'static [Entry],
+    prefix: &str,
+    args: &[String],
+) -> anyhow::Result<()> {
     let name = &args[0];
-    let path = if prefix.is_empty() { name.clone() } else { format!("{prefix} {name}") };
-    let Some(entry) = entries.iter().find(|e| e.name() == name.as_str() || aliases(e.name()).contains(&name.as_str())) else {
+    let path = if prefix.is_empty() {
+        name.clone()
+    } else {
+        format!("{prefix} {name}")
+    };
+    let Some(entry) = entries
+        .iter()
+        .find(|e| e.name() == name.as_str() || aliases(e.name()).contains(&name.as_str()))
+    else {
         let usage = if prefix.is_empty() {
             String::new()
         } else {
             format!("\n\nUsage:  berth {prefix} COMMAND")
         };
-        let help_path = if prefix.is_empty() { "berth".to_owned() } else { format!("berth {prefix}") };
-        let shown = if prefix.is_empty() { format!("berth {name}") } else { format!("berth {prefix} {name}") };
+        let help_path = if prefix.is_empty() {
+            "berth".to_owned()
+        } else {
+            format!("berth {prefix}")
+        };
+        let shown = if prefix.is_empty() {
+            format!("berth {name}")
+        } else {
+            format!("berth {prefix} {name}")
+        };
         if name.starts_with('-') && prefix.is_empty() {
-            return Err(StatusError::new(125, format!("unknown flag: {name}\nSee 'berth --help'.")));
+            return Err(StatusError::new(
+                125,
+                format!("unknown flag: {name}\nSee 'berth --help'."),
+            ));
         }
-        return Err(StatusError::new(1, format!("berth: unknown command: {shown}{usage}\n\nRun '{help_path} --help' for more information")));
+        return Err(StatusError::new(
+            1,
+            format!(
+                "berth: unknown command: {shown}{usage}\n\nRun '{help_path} --help' for more information"
+            ),
+        ));
     };
     match entry {
         Entry::Missing(n, _) => {
-            let full = if prefix.is_empty() { n.to_string() } else { format!("{prefix} {n}") };
-            Err(StatusError::new(125, format!("berth: not supported yet: berth {full}")))
+            let full = if prefix.is_empty() {
+                n.to_string()
+            } else {
+                format!("{prefix} {n}")
+            };
+            Err(StatusError::new(
+                125,
+                format!("berth: not supported yet: berth {full}"),
+            ))
         }
         Entry::Group(n, about, subs) => {
             let rest = &args[1..];
-            let group_path = if prefix.is_empty() { n.to_string() } else { format!("{prefix} {n}") };
+            let group_path = if prefix.is_empty() {
+                n.to_string()
+            } else {
+                format!("{prefix} {n}")
+            };
             match rest.first() {
                 None => {
                     print_group_help(&group_path, about, subs);
@@ -211,11 +290,26 @@ fn aliases(name: &str) -> &'static [&'static str] {
 
 fn print_group_help(path: &str, about: &str, entries: &[Entry]) {
     let mut out = String::new();
-    let shown = if path.is_empty() { "berth [OPTIONS] COMMAND".to_owned() } else { format!("berth {path} COMMAND") };
+    let shown = if path.is_empty() {
+        "berth [OPTIONS] COMMAND".to_owned()
+    } else {
+        format!("berth {path} COMMAND")
+    };
     out.push_str(&format!("Usage:  {shown}\n\n{about}\n\n"));
-    let groups: Vec<&Entry> = entries.iter().filter(|e| matches!(e, Entry::Group(..))).collect();
-    let cmds: Vec<&Entry> = entries.iter().filter(|e| !matches!(e, Entry::Group(..))).collect();
-    let width = entries.iter().map(|e| e.name().len()).max().unwrap_or(0).max(10);
+    let groups: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| matches!(e, Entry::Group(..)))
+        .collect();
+    let cmds: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| !matches!(e, Entry::Group(..)))
+        .collect();
+    let width = entries
+        .iter()
+        .map(|e| e.name().len())
+        .max()
+        .unwrap_or(0)
+        .max(10);
     if !groups.is_empty() {
         out.push_str("Management Commands:\n");
         for e in groups {
@@ -225,7 +319,11 @@ fn print_group_help(path: &str, about: &str, entries: &[Entry]) {
     }
     out.push_str("Commands:\n");
     for e in cmds {
-        let note = if matches!(e, Entry::Missing(..)) { " (not supported yet)" } else { "" };
+        let note = if matches!(e, Entry::Missing(..)) {
+            " (not supported yet)"
+        } else {
+            ""
+        };
         out.push_str(&format!("  {:width$}  {}{note}\n", e.name(), e.about()));
     }
     if path.is_empty() {
@@ -233,7 +331,9 @@ fn print_group_help(path: &str, about: &str, entries: &[Entry]) {
         out.push_str(ROOT.help("").split("\nOptions:\n").nth(1).unwrap_or(""));
         out.push_str("\nRun 'berth COMMAND --help' for more information on a command.\n");
     } else {
-        out.push_str(&format!("\nRun 'berth {path} COMMAND --help' for more information on a command.\n"));
+        out.push_str(&format!(
+            "\nRun 'berth {path} COMMAND --help' for more information on a command.\n"
+        ));
     }
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
 }

@@ -20,7 +20,10 @@ pub enum AuthError {
     #[error("error getting credentials - err: {0}")]
     Helper(String),
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Corrupt { path: PathBuf, message: String },
 }
@@ -37,7 +40,10 @@ pub struct ConfigFile {
 impl ConfigFile {
     pub fn load(dir: &Path) -> ConfigFile {
         let path = dir.join("config.json");
-        let mut cfg = ConfigFile { path: path.clone(), ..Default::default() };
+        let mut cfg = ConfigFile {
+            path: path.clone(),
+            ..Default::default()
+        };
         match std::fs::read(&path) {
             Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => {}
             Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
@@ -51,7 +57,10 @@ impl ConfigFile {
     }
 
     fn string(&self, key: &str) -> Option<&str> {
-        self.root.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+        self.root
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     pub fn detach_keys(&self) -> Option<&str> {
@@ -72,7 +81,12 @@ impl ConfigFile {
 
     /// The credential helper for `server`, if any.
     fn helper_for(&self, server: &str) -> Option<String> {
-        if let Some(h) = self.root.get("credHelpers").and_then(|v| v.get(server)).and_then(Value::as_str) {
+        if let Some(h) = self
+            .root
+            .get("credHelpers")
+            .and_then(|v| v.get(server))
+            .and_then(Value::as_str)
+        {
             return Some(h.to_owned());
         }
         self.string("credsStore").map(str::to_owned)
@@ -84,14 +98,33 @@ impl ConfigFile {
         if let Some(helper) = self.helper_for(server) {
             return helper_get(&helper, server);
         }
-        let Some(entry) = self.root.get("auths").and_then(|a| find_auth_entry(a, server)) else { return Ok(None) };
-        let mut ac = AuthConfig { serveraddress: server.to_owned(), ..Default::default() };
-        if let Some(a) = entry.get("auth").and_then(Value::as_str).filter(|a| !a.is_empty()) {
+        let Some(entry) = self
+            .root
+            .get("auths")
+            .and_then(|a| find_auth_entry(a, server))
+        else {
+            return Ok(None);
+        };
+        let mut ac = AuthConfig {
+            serveraddress: server.to_owned(),
+            ..Default::default()
+        };
+        if let Some(a) = entry
+            .get("auth")
+            .and_then(Value::as_str)
+            .filter(|a| !a.is_empty())
+        {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(a.trim())
-                .map_err(|e| AuthError::Corrupt { path: self.path.clone(), message: format!("invalid auth for {server}: {e}") })?;
+                .map_err(|e| AuthError::Corrupt {
+                    path: self.path.clone(),
+                    message: format!("invalid auth for {server}: {e}"),
+                })?;
             let text = String::from_utf8_lossy(&raw);
-            let (u, p) = text.split_once(':').ok_or_else(|| AuthError::Corrupt { path: self.path.clone(), message: format!("invalid auth configuration file for {server}") })?;
+            let (u, p) = text.split_once(':').ok_or_else(|| AuthError::Corrupt {
+                path: self.path.clone(),
+                message: format!("invalid auth configuration file for {server}"),
+            })?;
             ac.username = u.to_owned();
             ac.password = p.trim_end_matches('\0').to_owned();
         }
@@ -105,12 +138,20 @@ impl ConfigFile {
     }
 
     /// Stores credentials (helper, else the file).
-    pub fn store_auth(&mut self, server: &str, user: &str, password: &str) -> Result<(), AuthError> {
+    pub fn store_auth(
+        &mut self,
+        server: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<(), AuthError> {
         if let Some(helper) = self.helper_for(server) {
             return helper_store(&helper, server, user, password);
         }
         let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        let auths = self.root.entry("auths").or_insert_with(|| Value::Object(Map::new()));
+        let auths = self
+            .root
+            .entry("auths")
+            .or_insert_with(|| Value::Object(Map::new()));
         if !auths.is_object() {
             *auths = Value::Object(Map::new());
         }
@@ -128,7 +169,11 @@ impl ConfigFile {
             helper_erase(&helper, server)?;
             return Ok(true);
         }
-        let removed = self.root.get_mut("auths").and_then(Value::as_object_mut).is_some_and(|m| m.remove(server).is_some());
+        let removed = self
+            .root
+            .get_mut("auths")
+            .and_then(Value::as_object_mut)
+            .is_some_and(|m| m.remove(server).is_some());
         if removed {
             self.save()?;
         }
@@ -136,15 +181,27 @@ impl ConfigFile {
     }
 
     fn save(&self) -> Result<(), AuthError> {
-        let werr = |e| AuthError::Write { path: self.path.clone(), source: e };
+        let werr = |e| AuthError::Write {
+            path: self.path.clone(),
+            source: e,
+        };
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(werr)?;
         }
-        let text = serde_json::to_string_pretty(&Value::Object(self.root.clone())).unwrap_or_else(|_| "{}".into());
-        let tmp = self.path.with_extension(format!("json.tmp{}", std::process::id()));
+        let text = serde_json::to_string_pretty(&Value::Object(self.root.clone()))
+            .unwrap_or_else(|_| "{}".into());
+        let tmp = self
+            .path
+            .with_extension(format!("json.tmp{}", std::process::id()));
         {
             use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&tmp).map_err(werr)?;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(werr)?;
             f.write_all(text.as_bytes()).map_err(werr)?;
             f.write_all(b"\n").map_err(werr)?;
             f.sync_all().map_err(werr)?;
@@ -159,7 +216,14 @@ fn find_auth_entry<'a>(auths: &'a Value, server: &str) -> Option<&'a Value> {
     if let Some(v) = m.get(server) {
         return Some(v);
     }
-    let bare = |s: &str| s.trim_start_matches("https://").trim_start_matches("http://").split('/').next().unwrap_or("").to_owned();
+    let bare = |s: &str| {
+        s.trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .to_owned()
+    };
     let want = bare(server);
     m.iter().find(|(k, _)| bare(k) == want).map(|(_, v)| v)
 }
@@ -176,10 +240,16 @@ fn run_helper(helper: &str, verb: &str, input: &[u8]) -> Result<Vec<u8>, AuthErr
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(input);
     }
-    let out = child.wait_with_output().map_err(|e| AuthError::Helper(e.to_string()))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| AuthError::Helper(e.to_string()))?;
     if !out.status.success() {
         let msg = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        return Err(AuthError::Helper(if msg.is_empty() { String::from_utf8_lossy(&out.stderr).trim().to_owned() } else { msg }));
+        return Err(AuthError::Helper(if msg.is_empty() {
+            String::from_utf8_lossy(&out.stderr).trim().to_owned()
+        } else {
+            msg
+        }));
     }
     Ok(out.stdout)
 }
@@ -187,10 +257,22 @@ fn run_helper(helper: &str, verb: &str, input: &[u8]) -> Result<Vec<u8>, AuthErr
 fn helper_get(helper: &str, server: &str) -> Result<Option<AuthConfig>, AuthError> {
     match run_helper(helper, "get", server.as_bytes()) {
         Ok(out) => {
-            let v: Value = serde_json::from_slice(&out).map_err(|e| AuthError::Helper(e.to_string()))?;
-            let user = v.get("Username").and_then(Value::as_str).unwrap_or("").to_owned();
-            let secret = v.get("Secret").and_then(Value::as_str).unwrap_or("").to_owned();
-            let mut ac = AuthConfig { serveraddress: server.to_owned(), ..Default::default() };
+            let v: Value =
+                serde_json::from_slice(&out).map_err(|e| AuthError::Helper(e.to_string()))?;
+            let user = v
+                .get("Username")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let secret = v
+                .get("Secret")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let mut ac = AuthConfig {
+                serveraddress: server.to_owned(),
+                ..Default::default()
+            };
             if user == "<token>" {
                 ac.identitytoken = secret;
             } else {
@@ -230,7 +312,11 @@ mod tests {
     #[test]
     fn store_read_remove_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("config.json"), r#"{"psFormat":"table {{.ID}}","auths":{}}"#).unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"psFormat":"table {{.ID}}","auths":{}}"#,
+        )
+        .unwrap();
         let mut c = ConfigFile::load(dir.path());
         assert_eq!(c.ps_format(), Some("table {{.ID}}"));
         assert!(c.get_auth("127.0.0.1:5000").unwrap().is_none());
@@ -240,27 +326,56 @@ mod tests {
         assert_eq!((a.username.as_str(), a.password.as_str()), ("me", "p:w"));
         assert_eq!(c2.ps_format(), Some("table {{.ID}}"), "other keys are kept");
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(dir.path().join("config.json")).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(dir.path().join("config.json"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
         let text = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
         assert!(text.contains("bWU6cDp3"), "{text}");
         let mut c3 = ConfigFile::load(dir.path());
         assert!(c3.remove_auth("127.0.0.1:5000").unwrap());
-        assert!(ConfigFile::load(dir.path()).get_auth("127.0.0.1:5000").unwrap().is_none());
+        assert!(
+            ConfigFile::load(dir.path())
+                .get_auth("127.0.0.1:5000")
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
     fn loose_server_keys() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("config.json"), r#"{"auths":{"https://reg.example:5000/v1/":{"auth":"dTpw"}}}"#).unwrap();
-        let a = ConfigFile::load(dir.path()).get_auth("reg.example:5000").unwrap().unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"auths":{"https://reg.example:5000/v1/":{"auth":"dTpw"}}}"#,
+        )
+        .unwrap();
+        let a = ConfigFile::load(dir.path())
+            .get_auth("reg.example:5000")
+            .unwrap()
+            .unwrap();
         assert_eq!(a.username, "u");
     }
 
     #[test]
     fn header_encoding() {
         assert_eq!(encode_header(None), "e30=");
-        let a = AuthConfig { username: "u".into(), password: "p".into(), serveraddress: "r".into(), ..Default::default() };
-        let decoded = base64::engine::general_purpose::URL_SAFE.decode(encode_header(Some(&a))).unwrap();
-        assert_eq!(String::from_utf8(decoded).unwrap(), r#"{"username":"u","password":"p","serveraddress":"r"}"#);
+        let a = AuthConfig {
+            username: "u".into(),
+            password: "p".into(),
+            serveraddress: "r".into(),
+            ..Default::default()
+        };
+        let decoded = base64::engine::general_purpose::URL_SAFE
+            .decode(encode_header(Some(&a)))
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(decoded).unwrap(),
+            r#"{"username":"u","password":"p","serveraddress":"r"}"#
+        );
     }
 }

@@ -17,12 +17,20 @@ pub struct StatusError {
 impl StatusError {
     #[allow(clippy::new_ret_no_self)]
     pub fn new(code: i32, message: impl Into<String>) -> anyhow::Error {
-        StatusError { code, message: message.into() }.into()
+        StatusError {
+            code,
+            message: message.into(),
+        }
+        .into()
     }
 
     /// Just an exit code.
     pub fn code(code: i32) -> anyhow::Error {
-        StatusError { code, message: String::new() }.into()
+        StatusError {
+            code,
+            message: String::new(),
+        }
+        .into()
     }
 }
 
@@ -31,7 +39,9 @@ impl StatusError {
 pub fn report(command: &str, message: &str, with_help: bool, code: i32) -> anyhow::Error {
     let mut m = format!("berth: {}", message.trim_end());
     if with_help {
-        m.push_str(&format!("\n\nRun 'berth {command} --help' for more information"));
+        m.push_str(&format!(
+            "\n\nRun 'berth {command} --help' for more information"
+        ));
     }
     StatusError::new(code, m)
 }
@@ -61,5 +71,8 @@ pub fn render(err: &anyhow::Error) -> (String, i32) {
 
 /// True for an error that is only a closed stdout (`berth ps | head -1`).
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -39,8 +39,23 @@ pub struct Flag {
 }
 
 impl Flag {
-    pub const fn new(long: &'static str, short: Option<char>, kind: Kind, value_name: &'static str, help: &'static str) -> Self {
-        Self { long, short, kind, value_name, default: "", help, hidden: false, unsupported: false }
+    pub const fn new(
+        long: &'static str,
+        short: Option<char>,
+        kind: Kind,
+        value_name: &'static str,
+        help: &'static str,
+    ) -> Self {
+        Self {
+            long,
+            short,
+            kind,
+            value_name,
+            default: "",
+            help,
+            hidden: false,
+            unsupported: false,
+        }
     }
     pub const fn default_value(mut self, d: &'static str) -> Self {
         self.default = d;
@@ -69,7 +84,12 @@ pub const fn v(long: &'static str, value_name: &'static str, help: &'static str)
     Flag::new(long, None, Kind::Value, value_name, help)
 }
 /// `-s, --long value`.
-pub const fn vs(short: char, long: &'static str, value_name: &'static str, help: &'static str) -> Flag {
+pub const fn vs(
+    short: char,
+    long: &'static str,
+    value_name: &'static str,
+    help: &'static str,
+) -> Flag {
     Flag::new(long, Some(short), Kind::Value, value_name, help)
 }
 /// `--long value`, repeatable.
@@ -110,8 +130,23 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub const fn new(path: &'static str, usage: &'static str, about: &'static str, flags: &'static [Flag], args: Args) -> Self {
-        Self { path, usage, about, aliases: "", flags, interspersed: true, args, short_help: true }
+    pub const fn new(
+        path: &'static str,
+        usage: &'static str,
+        about: &'static str,
+        flags: &'static [Flag],
+        args: Args,
+    ) -> Self {
+        Self {
+            path,
+            usage,
+            about,
+            aliases: "",
+            flags,
+            interspersed: true,
+            args,
+            short_help: true,
+        }
     }
     pub const fn aliases(mut self, a: &'static str) -> Self {
         self.aliases = a;
@@ -137,7 +172,11 @@ impl Spec {
     /// `berth ps [OPTIONS]` (for the path the command was invoked by).
     pub fn use_line(&self, path: &str) -> String {
         let cmd = command_name(path);
-        if self.usage.is_empty() { cmd } else { format!("{cmd} {}", self.usage) }
+        if self.usage.is_empty() {
+            cmd
+        } else {
+            format!("{cmd} {}", self.usage)
+        }
     }
 
     /// The help text, shaped like cobra's.
@@ -185,7 +224,11 @@ impl Spec {
 
 /// `berth ps`, or `berth` for the root.
 pub fn command_name(path: &str) -> String {
-    if path.is_empty() { "berth".to_owned() } else { format!("berth {path}") }
+    if path.is_empty() {
+        "berth".to_owned()
+    } else {
+        format!("berth {path}")
+    }
 }
 
 /// A command line that does not parse.
@@ -193,12 +236,23 @@ pub fn command_name(path: &str) -> String {
 pub enum UsageError {
     /// A bad flag or flag value: docker answers with the usage and exit 125.
     #[error("{message}\n\nUsage:  {use_line}\n\nRun '{command} --help' for more information")]
-    Flag { message: String, use_line: String, command: String },
+    Flag {
+        message: String,
+        use_line: String,
+        command: String,
+    },
     /// The wrong number of arguments: docker answers with exit 1 (and says
     /// "See" for too few, "Run" otherwise; its "SRun" typo for too many is
     /// not copied).
-    #[error("berth: '{command}' {message}\n\nUsage:  {use_line}\n\n{verb} '{command} --help' for more information")]
-    Args { message: String, use_line: String, command: String, verb: &'static str },
+    #[error(
+        "berth: '{command}' {message}\n\nUsage:  {use_line}\n\n{verb} '{command} --help' for more information"
+    )]
+    Args {
+        message: String,
+        use_line: String,
+        command: String,
+        verb: &'static str,
+    },
     /// A docker flag that berth does not do yet.
     #[error("berth: not supported yet: {0}")]
     Unsupported(String),
@@ -244,13 +298,23 @@ fn flag_name(f: &Flag) -> String {
 
 impl Matches {
     fn flag_error(spec: &Spec, path: &str, message: String) -> UsageError {
-        UsageError::Flag { message, use_line: spec.use_line(path), command: command_name(path) }
+        UsageError::Flag {
+            message,
+            use_line: spec.use_line(path),
+            command: command_name(path),
+        }
     }
 
     /// Parses `argv` (without the command words) against `spec`, for the
     /// command invoked as `path` (`container ls`).
     pub fn new(spec: &'static Spec, path: &str, argv: &[String]) -> Result<Self, UsageError> {
-        let mut m = Matches { spec, path: path.to_owned(), values: Vec::new(), args: Vec::new(), help: false };
+        let mut m = Matches {
+            spec,
+            path: path.to_owned(),
+            values: Vec::new(),
+            args: Vec::new(),
+            help: false,
+        };
         let mut i = 0;
         while i < argv.len() {
             let a = &argv[i];
@@ -269,7 +333,11 @@ impl Matches {
                     continue;
                 }
                 let Some(idx) = spec.find_long(name) else {
-                    return Err(Self::flag_error(spec, path, format!("unknown flag: --{name}")));
+                    return Err(Self::flag_error(
+                        spec,
+                        path,
+                        format!("unknown flag: --{name}"),
+                    ));
                 };
                 let f = &spec.flags[idx];
                 let value = match (f.kind, inline) {
@@ -278,7 +346,11 @@ impl Matches {
                     (_, Some(v)) => v.to_owned(),
                     (_, None) => {
                         let Some(next) = argv.get(i) else {
-                            return Err(Self::flag_error(spec, path, format!("flag needs an argument: --{name}")));
+                            return Err(Self::flag_error(
+                                spec,
+                                path,
+                                format!("flag needs an argument: --{name}"),
+                            ));
                         };
                         i += 1;
                         next.clone()
@@ -300,7 +372,13 @@ impl Matches {
                             k += 1;
                             continue;
                         }
-                        None => return Err(Self::flag_error(spec, path, format!("unknown shorthand flag: '{c}' in -{shorts}"))),
+                        None => {
+                            return Err(Self::flag_error(
+                                spec,
+                                path,
+                                format!("unknown shorthand flag: '{c}' in -{shorts}"),
+                            ));
+                        }
                     };
                     let f = &spec.flags[idx];
                     if let Some(v) = rest.strip_prefix('=') {
@@ -317,7 +395,11 @@ impl Matches {
                         break;
                     }
                     let Some(next) = argv.get(i) else {
-                        return Err(Self::flag_error(spec, path, format!("flag needs an argument: '{c}' in -{shorts}")));
+                        return Err(Self::flag_error(
+                            spec,
+                            path,
+                            format!("flag needs an argument: '{c}' in -{shorts}"),
+                        ));
                     };
                     i += 1;
                     m.push(idx, next.clone())?;
@@ -335,8 +417,15 @@ impl Matches {
         if m.help {
             return Ok(m);
         }
-        if let Some(&(idx, _)) = m.values.iter().find(|(idx, _)| spec.flags[*idx].unsupported) {
-            return Err(UsageError::Unsupported(format!("--{}", spec.flags[idx].long)));
+        if let Some(&(idx, _)) = m
+            .values
+            .iter()
+            .find(|(idx, _)| spec.flags[*idx].unsupported)
+        {
+            return Err(UsageError::Unsupported(format!(
+                "--{}",
+                spec.flags[idx].long
+            )));
         }
         m.check_args()?;
         Ok(m)
@@ -348,11 +437,19 @@ impl Matches {
             return Err(Self::flag_error(
                 self.spec,
                 &self.path,
-                format!("invalid argument \"{value}\" for \"{}\" flag: strconv.ParseBool: parsing \"{value}\": invalid syntax", flag_name(f)),
+                format!(
+                    "invalid argument \"{value}\" for \"{}\" flag: strconv.ParseBool: parsing \"{value}\": invalid syntax",
+                    flag_name(f)
+                ),
             ));
         }
         if f.value_name == "int" && value.parse::<i64>().is_err() {
-            let why = if value.is_empty() || value.trim_start_matches(['-', '+']).bytes().any(|b| !b.is_ascii_digit()) {
+            let why = if value.is_empty()
+                || value
+                    .trim_start_matches(['-', '+'])
+                    .bytes()
+                    .any(|b| !b.is_ascii_digit())
+            {
                 "invalid syntax"
             } else {
                 "value out of range"
@@ -360,7 +457,10 @@ impl Matches {
             return Err(Self::flag_error(
                 self.spec,
                 &self.path,
-                format!("invalid argument \"{value}\" for \"{}\" flag: strconv.ParseInt: parsing \"{value}\": {why}", flag_name(f)),
+                format!(
+                    "invalid argument \"{value}\" for \"{}\" flag: strconv.ParseInt: parsing \"{value}\": {why}",
+                    flag_name(f)
+                ),
             ));
         }
         self.values.push((idx, value));
@@ -377,13 +477,25 @@ impl Matches {
             Args::Exact(k) if n != k => Some(format!("requires {k} {}", plural(k))),
             Args::Min(k) if n < k => Some(format!("requires at least {k} {}", plural(k))),
             Args::Max(k) if n > k => Some(format!("requires at most {k} {}", plural(k))),
-            Args::Range(a, b) if n < a || n > b => Some(format!("requires at least {a} and at most {b} {}", plural(b))),
+            Args::Range(a, b) if n < a || n > b => Some(format!(
+                "requires at least {a} and at most {b} {}",
+                plural(b)
+            )),
             _ => None,
         };
         match msg {
             Some(message) => {
-                let verb = if matches!(self.spec.args, Args::Min(_)) { "See" } else { "Run" };
-                Err(UsageError::Args { message, use_line: self.spec.use_line(&self.path), command: command_name(&self.path), verb })
+                let verb = if matches!(self.spec.args, Args::Min(_)) {
+                    "See"
+                } else {
+                    "Run"
+                };
+                Err(UsageError::Args {
+                    message,
+                    use_line: self.spec.use_line(&self.path),
+                    command: command_name(&self.path),
+                    verb,
+                })
             }
             None => Ok(()),
         }
@@ -391,7 +503,9 @@ impl Matches {
 
     fn index(&self, long: &str) -> usize {
         // a programming error (a flag name not in the spec) shows up in every test of the command
-        self.spec.find_long(long).unwrap_or_else(|| panic!("flag --{long} is not declared for '{}'", self.path))
+        self.spec
+            .find_long(long)
+            .unwrap_or_else(|| panic!("flag --{long} is not declared for '{}'", self.path))
     }
 
     /// True when the flag was given at all.
@@ -403,7 +517,11 @@ impl Matches {
     /// The last value of a flag.
     pub fn value(&self, long: &str) -> Option<&str> {
         let idx = self.index(long);
-        self.values.iter().rev().find(|(i, _)| *i == idx).map(|(_, v)| v.as_str())
+        self.values
+            .iter()
+            .rev()
+            .find(|(i, _)| *i == idx)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The last value, or `""`.
@@ -414,7 +532,11 @@ impl Matches {
     /// Every value of a repeatable flag, in order.
     pub fn list(&self, long: &str) -> Vec<&str> {
         let idx = self.index(long);
-        self.values.iter().filter(|(i, _)| *i == idx).map(|(_, v)| v.as_str()).collect()
+        self.values
+            .iter()
+            .filter(|(i, _)| *i == idx)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// A boolean flag (values were checked while parsing).
@@ -424,12 +546,18 @@ impl Matches {
 
     /// An `int` flag (checked while parsing), or `default`.
     pub fn int(&self, long: &str, default: i64) -> i64 {
-        self.value(long).and_then(|v| v.parse().ok()).unwrap_or(default)
+        self.value(long)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     }
 
     /// Converts the last value with `f`, reporting a failure as docker does:
     /// `invalid argument "x" for "-m, --memory" flag: <error>`.
-    pub fn parse<T>(&self, long: &str, f: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, UsageError> {
+    pub fn parse<T>(
+        &self,
+        long: &str,
+        f: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, UsageError> {
         match self.value(long) {
             None => Ok(None),
             Some(v) => f(v).map(Some).map_err(|e| self.invalid(long, v, &e)),
@@ -437,14 +565,28 @@ impl Matches {
     }
 
     /// Converts every value of a repeatable flag with `f`.
-    pub fn parse_list<T>(&self, long: &str, f: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, UsageError> {
-        self.list(long).into_iter().map(|v| f(v).map_err(|e| self.invalid(long, v, &e))).collect()
+    pub fn parse_list<T>(
+        &self,
+        long: &str,
+        f: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Vec<T>, UsageError> {
+        self.list(long)
+            .into_iter()
+            .map(|v| f(v).map_err(|e| self.invalid(long, v, &e)))
+            .collect()
     }
 
     /// `invalid argument "v" for "-x, --long" flag: why`.
     pub fn invalid(&self, long: &str, value: &str, why: &str) -> UsageError {
         let f = &self.spec.flags[self.index(long)];
-        Self::flag_error(self.spec, &self.path, format!("invalid argument \"{value}\" for \"{}\" flag: {why}", flag_name(f)))
+        Self::flag_error(
+            self.spec,
+            &self.path,
+            format!(
+                "invalid argument \"{value}\" for \"{}\" flag: {why}",
+                flag_name(f)
+            ),
+        )
     }
 }
 
@@ -464,8 +606,22 @@ mod tests {
         Flag::new("stop-timeout", None, Kind::Value, "int", "Timeout"),
         l("gpus", "GPU devices").unsupported(),
     ];
-    static RUN: Spec = Spec::new("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run", FLAGS, Args::Min(1)).stop_at_first_arg().no_short_help();
-    static RM: Spec = Spec::new("rm", "[OPTIONS] CONTAINER [CONTAINER...]", "Remove", FLAGS, Args::Min(1));
+    static RUN: Spec = Spec::new(
+        "run",
+        "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+        "Create and run",
+        FLAGS,
+        Args::Min(1),
+    )
+    .stop_at_first_arg()
+    .no_short_help();
+    static RM: Spec = Spec::new(
+        "rm",
+        "[OPTIONS] CONTAINER [CONTAINER...]",
+        "Remove",
+        FLAGS,
+        Args::Min(1),
+    );
     static PS_FLAGS: &[Flag] = &[bs('a', "all", "Show all")];
     static PS: Spec = Spec::new("ps", "[OPTIONS]", "List", PS_FLAGS, Args::None);
 
@@ -475,7 +631,12 @@ mod tests {
 
     #[test]
     fn combined_shorts_and_values() {
-        let m = Matches::new(&RUN, "run", &argv("-dit -eA=1 -e=B=2 -e C --name=web -h box busybox sh -c x")).unwrap();
+        let m = Matches::new(
+            &RUN,
+            "run",
+            &argv("-dit -eA=1 -e=B=2 -e C --name=web -h box busybox sh -c x"),
+        )
+        .unwrap();
         assert!(m.bool("detach") && m.bool("interactive") && m.bool("tty"));
         assert_eq!(m.list("env"), vec!["A=1", "B=2", "C"]);
         assert_eq!(m.value("name"), Some("web"));
@@ -506,21 +667,40 @@ mod tests {
         assert!(m.bool("detach"));
         assert!(m.changed("rm"));
         let e = Matches::new(&RM, "rm", &argv("--rm=maybe x")).unwrap_err();
-        assert!(e.to_string().starts_with("invalid argument \"maybe\" for \"--rm\" flag: strconv.ParseBool"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("invalid argument \"maybe\" for \"--rm\" flag: strconv.ParseBool"),
+            "{e}"
+        );
         assert_eq!(e.status(), 125);
     }
 
     #[test]
     fn errors_read_like_docker() {
         let e = Matches::new(&PS, "ps", &argv("--foo")).unwrap_err();
-        assert_eq!(e.to_string(), "unknown flag: --foo\n\nUsage:  berth ps [OPTIONS]\n\nRun 'berth ps --help' for more information");
+        assert_eq!(
+            e.to_string(),
+            "unknown flag: --foo\n\nUsage:  berth ps [OPTIONS]\n\nRun 'berth ps --help' for more information"
+        );
         assert_eq!(e.status(), 125);
         let e = Matches::new(&PS, "ps", &argv("-x")).unwrap_err();
-        assert!(e.to_string().starts_with("unknown shorthand flag: 'x' in -x\n"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("unknown shorthand flag: 'x' in -x\n"),
+            "{e}"
+        );
         let e = Matches::new(&RM, "rm", &argv("x --name")).unwrap_err();
-        assert!(e.to_string().starts_with("flag needs an argument: --name\n"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("flag needs an argument: --name\n"),
+            "{e}"
+        );
         let e = Matches::new(&RM, "rm", &argv("x -e")).unwrap_err();
-        assert!(e.to_string().starts_with("flag needs an argument: 'e' in -e\n"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("flag needs an argument: 'e' in -e\n"),
+            "{e}"
+        );
         let e = Matches::new(&RUN, "run", &argv("")).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -528,7 +708,10 @@ mod tests {
         );
         assert_eq!(e.status(), 1);
         let e = Matches::new(&PS, "ps", &argv("extra")).unwrap_err();
-        assert_eq!(e.to_string(), "berth: 'berth ps' accepts no arguments\n\nUsage:  berth ps [OPTIONS]\n\nRun 'berth ps --help' for more information");
+        assert_eq!(
+            e.to_string(),
+            "berth: 'berth ps' accepts no arguments\n\nUsage:  berth ps [OPTIONS]\n\nRun 'berth ps --help' for more information"
+        );
     }
 
     #[test]
@@ -542,8 +725,15 @@ mod tests {
     #[test]
     fn parse_reports_flag_names() {
         let m = Matches::new(&RM, "rm", &argv("-m abc c")).unwrap();
-        let e = m.parse("memory", |v| Err::<i64, _>(format!("invalid size: '{v}'"))).unwrap_err();
-        assert!(e.to_string().starts_with("invalid argument \"abc\" for \"-m, --memory\" flag: invalid size: 'abc'\n"), "{e}");
+        let e = m
+            .parse("memory", |v| Err::<i64, _>(format!("invalid size: '{v}'")))
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "invalid argument \"abc\" for \"-m, --memory\" flag: invalid size: 'abc'\n"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub mod term;
 
 /// Runs the command line of this process; returns the exit code.
 pub fn main_with_args() -> i32 {
-    let argv: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    let argv: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     app::run(argv)
 }

@@ -37,7 +37,11 @@ pub fn render_progress(p: &JsonProgress, width: u16) -> String {
     percentage = percentage.clamp(0, 50);
     let mut bar = String::new();
     if width > 110 {
-        bar = format!("[{}>{}] ", "=".repeat(percentage as usize), " ".repeat((50 - percentage) as usize));
+        bar = format!(
+            "[{}>{}] ",
+            "=".repeat(percentage as usize),
+            " ".repeat((50 - percentage) as usize)
+        );
     }
     let numbers = match p.units.as_str() {
         "" => {
@@ -49,7 +53,11 @@ pub fn render_progress(p: &JsonProgress, width: u16) -> String {
         }
         u => format!("{}/{} {u}", p.current, p.total),
     };
-    let numbers = if p.current > p.total { String::new() } else { numbers };
+    let numbers = if p.current > p.total {
+        String::new()
+    } else {
+        numbers
+    };
     format!("{bar}{numbers}")
 }
 
@@ -67,7 +75,13 @@ pub struct Display<W: Write> {
 
 impl<W: Write> Display<W> {
     pub fn new(out: W, terminal: bool, width: u16) -> Self {
-        Display { out, terminal, width, ids: HashMap::new(), aux: Vec::new() }
+        Display {
+            out,
+            terminal,
+            width,
+            ids: HashMap::new(),
+            aux: Vec::new(),
+        }
     }
 
     /// Reads messages until the stream ends or carries an error.
@@ -127,7 +141,10 @@ impl<W: Write> Display<W> {
         if !m.error.is_empty() {
             return Err(ProgressError::Daemon(m.error.clone()));
         }
-        let progress = m.progress_detail.as_ref().map(|p| render_progress(p, self.width));
+        let progress = m
+            .progress_detail
+            .as_ref()
+            .map(|p| render_progress(p, self.width));
         let mut endl = "";
         if self.terminal && m.stream.is_empty() && progress.is_some() {
             write!(self.out, "\x1b[2K\r")?;
@@ -188,13 +205,22 @@ mod tests {
         res.unwrap();
         // aaa's line is two above the cursor: up, rewrite, back down
         assert!(out.contains("\x1b[2A\x1b[2K\raaa: Downloading [=========================>                         ]     500B/1kB\r\x1b[2B"), "{out:?}");
-        assert!(out.contains("\n\x1b[1A\x1b[2K\rbbb: Pulling fs layer \r\x1b[1B"), "{out:?}");
-        assert!(out.ends_with("Status: Downloaded newer image for busybox:latest\n"), "{out:?}");
+        assert!(
+            out.contains("\n\x1b[1A\x1b[2K\rbbb: Pulling fs layer \r\x1b[1B"),
+            "{out:?}"
+        );
+        assert!(
+            out.ends_with("Status: Downloaded newer image for busybox:latest\n"),
+            "{out:?}"
+        );
     }
 
     #[test]
     fn error_ends_the_stream() {
-        let (out, res) = run(false, "{\"status\":\"Pulling fs layer\",\"progressDetail\":{},\"id\":\"a\"}\n{\"errorDetail\":{\"message\":\"manifest unknown\"},\"error\":\"manifest unknown\"}\n{\"status\":\"never\"}");
+        let (out, res) = run(
+            false,
+            "{\"status\":\"Pulling fs layer\",\"progressDetail\":{},\"id\":\"a\"}\n{\"errorDetail\":{\"message\":\"manifest unknown\"},\"error\":\"manifest unknown\"}\n{\"status\":\"never\"}",
+        );
         assert_eq!(res.unwrap_err().to_string(), "manifest unknown");
         assert_eq!(out, "a: Pulling fs layer\n");
     }
@@ -202,14 +228,22 @@ mod tests {
     #[test]
     fn aux_is_collected() {
         let mut d = Display::new(Vec::new(), false, 80);
-        d.run(r#"{"status":"x"}{"aux":{"Tag":"latest","Digest":"sha256:1","Size":5}}"#.as_bytes()).unwrap();
+        d.run(r#"{"status":"x"}{"aux":{"Tag":"latest","Digest":"sha256:1","Size":5}}"#.as_bytes())
+            .unwrap();
         assert_eq!(d.aux.len(), 1);
     }
 
     #[test]
     fn bars() {
-        let p = JsonProgress { current: 1_000_000, total: 2_000_000, ..Default::default() };
-        assert_eq!(render_progress(&p, 120), format!("[{}>{}]      1MB/2MB", "=".repeat(25), " ".repeat(25)));
+        let p = JsonProgress {
+            current: 1_000_000,
+            total: 2_000_000,
+            ..Default::default()
+        };
+        assert_eq!(
+            render_progress(&p, 120),
+            format!("[{}>{}]      1MB/2MB", "=".repeat(25), " ".repeat(25))
+        );
         assert_eq!(render_progress(&p, 80), "     1MB/2MB");
         assert_eq!(render_progress(&JsonProgress::default(), 80), "");
     }

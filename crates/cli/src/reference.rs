@@ -80,24 +80,37 @@ fn valid_domain(s: &str) -> bool {
         return false;
     }
     if host.starts_with('[') && host.ends_with(']') {
-        return host[1..host.len() - 1].bytes().all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.');
+        return host[1..host.len() - 1]
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.');
     }
     !host.is_empty()
         && host.split('.').all(|label| {
             let b = label.as_bytes();
-            !b.is_empty() && b[0].is_ascii_alphanumeric() && b[b.len() - 1].is_ascii_alphanumeric() && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+            !b.is_empty()
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
         })
 }
 
 fn valid_tag(t: &str) -> bool {
     let b = t.as_bytes();
-    !b.is_empty() && b.len() <= 128 && (b[0].is_ascii_alphanumeric() || b[0] == b'_') && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 fn valid_digest(d: &str) -> bool {
-    let Some((alg, hex)) = d.split_once(':') else { return false };
+    let Some((alg, hex)) = d.split_once(':') else {
+        return false;
+    };
     !alg.is_empty()
-        && alg.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'+' | b'.' | b'_' | b'-'))
+        && alg.bytes().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'+' | b'.' | b'_' | b'-')
+        })
         && hex.len() >= 32
         && hex.bytes().all(|c| c.is_ascii_hexdigit())
 }
@@ -106,7 +119,9 @@ fn valid_digest(d: &str) -> bool {
 /// as an ID rather than a name: 64 hex digits).
 pub fn is_full_id(s: &str) -> bool {
     let s = s.strip_prefix("sha256:").unwrap_or(s);
-    s.len() == 64 && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    s.len() == 64
+        && s.bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
 }
 
 impl Reference {
@@ -137,12 +152,20 @@ impl Reference {
             None => (rest, None),
         };
         let (domain, path) = match name.split_once('/') {
-            Some((first, remainder)) if first.contains(['.', ':']) || first == "localhost" || first.bytes().any(|c| c.is_ascii_uppercase()) => {
+            Some((first, remainder))
+                if first.contains(['.', ':'])
+                    || first == "localhost"
+                    || first.bytes().any(|c| c.is_ascii_uppercase()) =>
+            {
                 (first.to_owned(), remainder.to_owned())
             }
             _ => (DEFAULT_DOMAIN.to_owned(), name.to_owned()),
         };
-        let path = if domain == DEFAULT_DOMAIN && !path.contains('/') { format!("library/{path}") } else { path };
+        let path = if domain == DEFAULT_DOMAIN && !path.contains('/') {
+            format!("library/{path}")
+        } else {
+            path
+        };
         if path.bytes().any(|c| c.is_ascii_uppercase()) {
             return Err(RefError::Uppercase(path));
         }
@@ -155,7 +178,12 @@ impl Reference {
         if domain.len() + 1 + path.len() > 255 {
             return Err(RefError::TooLong);
         }
-        Ok(Reference { domain, path, tag, digest })
+        Ok(Reference {
+            domain,
+            path,
+            tag,
+            digest,
+        })
     }
 
     /// With `:latest` when there is neither tag nor digest (`TagNameOnly`).
@@ -174,7 +202,11 @@ impl Reference {
     /// The short form docker shows: `busybox`, `me/app`, `127.0.0.1:5000/x`.
     pub fn familiar_name(&self) -> String {
         if self.domain == DEFAULT_DOMAIN {
-            self.path.strip_prefix("library/").filter(|p| !p.contains('/')).unwrap_or(&self.path).to_owned()
+            self.path
+                .strip_prefix("library/")
+                .filter(|p| !p.contains('/'))
+                .unwrap_or(&self.path)
+                .to_owned()
         } else {
             self.name()
         }
@@ -211,7 +243,11 @@ impl Reference {
     /// The key of the registry in `config.json` (`https://index.docker.io/v1/`
     /// for Docker Hub, the domain otherwise).
     pub fn auth_key(&self) -> String {
-        if self.domain == DEFAULT_DOMAIN { INDEX_SERVER.to_owned() } else { self.domain.clone() }
+        if self.domain == DEFAULT_DOMAIN {
+            INDEX_SERVER.to_owned()
+        } else {
+            self.domain.clone()
+        }
     }
 }
 
@@ -237,14 +273,28 @@ mod tests {
         let r = Reference::parse(&format!("busybox@{d}")).unwrap();
         assert_eq!(r.digest.as_deref(), Some(d.as_str()));
         assert_eq!(r.clone().with_default_tag().tag, None);
-        assert_eq!(Reference::parse("docker.io/library/busybox:1").unwrap().familiar(), "busybox:1");
-        assert_eq!(Reference::parse("busybox").unwrap().auth_key(), INDEX_SERVER);
+        assert_eq!(
+            Reference::parse("docker.io/library/busybox:1")
+                .unwrap()
+                .familiar(),
+            "busybox:1"
+        );
+        assert_eq!(
+            Reference::parse("busybox").unwrap().auth_key(),
+            INDEX_SERVER
+        );
     }
 
     #[test]
     fn rejects_like_docker() {
-        assert_eq!(Reference::parse("Busybox"), Err(RefError::Uppercase("library/Busybox".into())));
-        assert_eq!(Reference::parse("Busybox").unwrap_err().to_string(), "invalid reference format: repository name (library/Busybox) must be lowercase");
+        assert_eq!(
+            Reference::parse("Busybox"),
+            Err(RefError::Uppercase("library/Busybox".into()))
+        );
+        assert_eq!(
+            Reference::parse("Busybox").unwrap_err().to_string(),
+            "invalid reference format: repository name (library/Busybox) must be lowercase"
+        );
         assert_eq!(Reference::parse(""), Err(RefError::Format));
         assert_eq!(Reference::parse("a:b:c"), Err(RefError::Format));
         assert_eq!(Reference::parse("bad..name"), Err(RefError::Format));

@@ -31,20 +31,25 @@ pub const PROXIED: &[Signal] = &[
 /// Blocks `signals` in this thread (and so in every thread spawned after)
 /// and starts a thread that calls `on` for each one received.
 /// Must be called before any other thread is started.
-pub fn handle(signals: &[Signal], mut on: impl FnMut(Signal) + Send + 'static) -> std::io::Result<()> {
+pub fn handle(
+    signals: &[Signal],
+    mut on: impl FnMut(Signal) + Send + 'static,
+) -> std::io::Result<()> {
     let mut set = SigSet::empty();
     for s in signals {
         set.add(*s);
     }
     pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None).map_err(std::io::Error::from)?;
-    std::thread::Builder::new().name("signals".into()).spawn(move || {
-        loop {
-            match set.wait() {
-                Ok(sig) => on(sig),
-                Err(_) => continue,
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            loop {
+                match set.wait() {
+                    Ok(sig) => on(sig),
+                    Err(_) => continue,
+                }
             }
-        }
-    })?;
+        })?;
     Ok(())
 }
 

@@ -51,7 +51,12 @@ enum Event {
 
 /// Copies the container's output; tty output is raw, otherwise stdcopy
 /// frames go to stdout or stderr.
-fn copy_output(mut conn: impl Read, tty: bool, to_stdout: bool, to_stderr: bool) -> Result<(), StreamError> {
+fn copy_output(
+    mut conn: impl Read,
+    tty: bool,
+    to_stdout: bool,
+    to_stderr: bool,
+) -> Result<(), StreamError> {
     let mut buf = vec![0u8; 32 * 1024];
     let stdout = io::stdout();
     let stderr = io::stderr();
@@ -74,7 +79,10 @@ fn copy_output(mut conn: impl Read, tty: bool, to_stdout: bool, to_stderr: bool)
             continue;
         }
         dec.push(&buf[..n]);
-        while let Some((stream, chunk)) = dec.next_chunk().map_err(|e| StreamError::Decode(e.to_string()))? {
+        while let Some((stream, chunk)) = dec
+            .next_chunk()
+            .map_err(|e| StreamError::Decode(e.to_string()))?
+        {
             match stream {
                 StreamType::Stdout if to_stdout => {
                     let mut o = stdout.lock();
@@ -86,7 +94,11 @@ fn copy_output(mut conn: impl Read, tty: bool, to_stdout: bool, to_stderr: bool)
                     e.write_all(&chunk)?;
                     e.flush()?;
                 }
-                StreamType::Systemerr => return Err(StreamError::Daemon(String::from_utf8_lossy(&chunk).into_owned())),
+                StreamType::Systemerr => {
+                    return Err(StreamError::Daemon(
+                        String::from_utf8_lossy(&chunk).into_owned(),
+                    ));
+                }
                 _ => {}
             }
         }
@@ -122,23 +134,35 @@ fn copy_input(conn: &mut crate::client::http::Stream, escape: Option<Vec<u8>>) -
 
 /// Runs the stream until the output ends or the user detaches.
 pub fn run(conn: Conn, opts: &StreamOptions) -> Result<End, StreamError> {
-    let raw = if opts.tty && opts.stdin && term::is_tty(term::STDIN) { Some(RawMode::enter(term::STDIN)?) } else { None };
+    let raw = if opts.tty && opts.stdin && term::is_tty(term::STDIN) {
+        Some(RawMode::enter(term::STDIN)?)
+    } else {
+        None
+    };
     let (tx, rx) = mpsc::channel::<Event>();
     if opts.stdin {
         let mut writer = conn.stream.try_clone()?;
-        let escape = if opts.tty { Some(opts.detach_keys.clone()) } else { None };
+        let escape = if opts.tty {
+            Some(opts.detach_keys.clone())
+        } else {
+            None
+        };
         let tx = tx.clone();
-        std::thread::Builder::new().name("stdin".into()).spawn(move || {
-            let r = copy_input(&mut writer, escape);
-            let _ = tx.send(Event::Input(r));
-        })?;
+        std::thread::Builder::new()
+            .name("stdin".into())
+            .spawn(move || {
+                let r = copy_input(&mut writer, escape);
+                let _ = tx.send(Event::Input(r));
+            })?;
     }
     let (tty, out, err) = (opts.tty, opts.stdout, opts.stderr);
     let closer = conn.stream.try_clone()?;
-    std::thread::Builder::new().name("output".into()).spawn(move || {
-        let r = copy_output(conn, tty, out, err);
-        let _ = tx.send(Event::Output(r));
-    })?;
+    std::thread::Builder::new()
+        .name("output".into())
+        .spawn(move || {
+            let r = copy_output(conn, tty, out, err);
+            let _ = tx.send(Event::Output(r));
+        })?;
     let mut output_pending = true;
     let result = loop {
         match rx.recv() {
@@ -158,7 +182,9 @@ pub fn run(conn: Conn, opts: &StreamOptions) -> Result<End, StreamError> {
             }
             Ok(Event::Input(Err(e))) => {
                 // a closed connection on our side of stdin is not an error if output finishes
-                if e.kind() == io::ErrorKind::BrokenPipe || e.kind() == io::ErrorKind::ConnectionReset {
+                if e.kind() == io::ErrorKind::BrokenPipe
+                    || e.kind() == io::ErrorKind::ConnectionReset
+                {
                     continue;
                 }
                 break Err(e.into());

@@ -161,7 +161,10 @@ mod tests {
     #[test]
     fn parses_detach_keys() {
         assert_eq!(detach_keys("ctrl-p,ctrl-q"), Ok(vec![16, 17]));
-        assert_eq!(detach_keys("ctrl-a,b,ctrl-@,ctrl-["), Ok(vec![1, b'b', 0, 27]));
+        assert_eq!(
+            detach_keys("ctrl-a,b,ctrl-@,ctrl-["),
+            Ok(vec![1, b'b', 0, 27])
+        );
         assert!(detach_keys("ctrl-pq").is_err());
         assert!(detach_keys("ab").is_err());
     }

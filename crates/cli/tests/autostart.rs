@@ -13,7 +13,9 @@ const INNER: &str = "BERTH_CLI_AUTOSTART_INNER";
 
 fn berth() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
-    c.env_remove("BERTH_HOST").env_remove("BERTH_NO_AUTOSTART").env("HOME", "/tmp");
+    c.env_remove("BERTH_HOST")
+        .env_remove("BERTH_NO_AUTOSTART")
+        .env("HOME", "/tmp");
     c
 }
 
@@ -22,8 +24,12 @@ struct StopDaemon;
 
 impl Drop for StopDaemon {
     fn drop(&mut self) {
-        let Ok(pid) = std::fs::read_to_string("/run/berth/berthd.pid") else { return };
-        let Ok(pid) = pid.trim().parse::<i32>() else { return };
+        let Ok(pid) = std::fs::read_to_string("/run/berth/berthd.pid") else {
+            return;
+        };
+        let Ok(pid) = pid.trim().parse::<i32>() else {
+            return;
+        };
         // SAFETY: kill(2) on the berthd this test started.
         unsafe { libc::kill(pid, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -56,22 +62,48 @@ fn root_starts_berthd_on_demand_and_others_get_a_clear_error() {
         let out = Command::new("unshare")
             .args(["--net", "--mount", "--propagation", "private", "--"])
             .arg(exe)
-            .args(["--exact", "root_starts_berthd_on_demand_and_others_get_a_clear_error", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "root_starts_berthd_on_demand_and_others_get_a_clear_error",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(INNER, "1")
             .output()
             .expect("unshare");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success() && stdout.contains("1 passed"), "inner run failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "inner run failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         return;
     }
-    assert!(Command::new("ip").args(["link", "set", "lo", "up"]).status().expect("ip").success());
+    assert!(
+        Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status()
+            .expect("ip")
+            .success()
+    );
     for dir in ["/run", "/var/lib", "/var/log"] {
-        nix::mount::mount(Some("tmpfs"), dir, Some("tmpfs"), nix::mount::MsFlags::empty(), Some("mode=0755")).unwrap_or_else(|e| panic!("tmpfs on {dir}: {e}"));
+        nix::mount::mount(
+            Some("tmpfs"),
+            dir,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some("mode=0755"),
+        )
+        .unwrap_or_else(|e| panic!("tmpfs on {dir}: {e}"));
     }
     let _stop = StopDaemon;
 
     // not root: no daemon is started, the error says where it looked
-    let o = berth().args(["ps"]).env("BERTH_NO_AUTOSTART", "1").output().expect("berth");
+    let o = berth()
+        .args(["ps"])
+        .env("BERTH_NO_AUTOSTART", "1")
+        .output()
+        .expect("berth");
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
@@ -85,34 +117,64 @@ fn root_starts_berthd_on_demand_and_others_get_a_clear_error() {
         .env_remove("BERTH_HOST")
         .output()
         .expect("setpriv (util-linux)");
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.starts_with("Cannot connect to the berth daemon at unix:///run/berth/berth.sock. Is berthd running? (berth starts it on demand only for root)"), "{err}");
-    assert!(!std::path::Path::new("/run/berth/berth.sock").exists(), "nobody must not start a daemon");
+    assert!(
+        !std::path::Path::new("/run/berth/berth.sock").exists(),
+        "nobody must not start a daemon"
+    );
 
     // root: started once, said once
     let t = Instant::now();
-    let o = berth().args(["version", "--format", "{{.Server.Version}}"]).output().expect("berth");
+    let o = berth()
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .expect("berth");
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(0), "{err}");
-    assert!(err.starts_with("berth: started berthd (pid ") && err.ends_with(", log /var/log/berth/berthd.log)\n"), "{err}");
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), env!("CARGO_PKG_VERSION"));
+    assert!(
+        err.starts_with("berth: started berthd (pid ")
+            && err.ends_with(", log /var/log/berth/berthd.log)\n"),
+        "{err}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        env!("CARGO_PKG_VERSION")
+    );
     eprintln!("berthd started on demand and answered in {:?}", t.elapsed());
     assert!(std::path::Path::new("/var/log/berth/berthd.log").exists());
     let o = berth().args(["ps", "-a"]).output().expect("berth");
     assert_eq!(o.status.code(), Some(0));
-    assert!(o.stderr.is_empty(), "started once only: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.stderr.is_empty(),
+        "started once only: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("CONTAINER ID"));
 
     // two CLIs at once after the daemon is gone: one daemon, both answered
     drop(_stop);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::os::unix::net::UnixStream::connect("/run/berth/berth.sock").is_ok() && Instant::now() < deadline {
+    while std::os::unix::net::UnixStream::connect("/run/berth/berth.sock").is_ok()
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
     let _stop = StopDaemon;
-    let a = berth().args(["info", "--format", "{{.ServerVersion}}"]).spawn().expect("berth");
-    let b = berth().args(["info", "--format", "{{.ServerVersion}}"]).spawn().expect("berth");
+    let a = berth()
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .spawn()
+        .expect("berth");
+    let b = berth()
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .spawn()
+        .expect("berth");
     for c in [a, b] {
         let o = c.wait_with_output().expect("wait");
         assert_eq!(o.status.code(), Some(0));
@@ -123,7 +185,13 @@ fn root_starts_berthd_on_demand_and_others_get_a_clear_error() {
         .expect("/proc")
         .flatten()
         .filter(|e| std::fs::read_link(e.path().join("ns/mnt")).is_ok_and(|n| n == ours))
-        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c.split(|b| *b == 0).next().is_some_and(|a| a.ends_with(b"/berthd"))))
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
+                c.split(|b| *b == 0)
+                    .next()
+                    .is_some_and(|a| a.ends_with(b"/berthd"))
+            })
+        })
         .count();
     assert_eq!(daemons, 1, "exactly one berthd");
 }

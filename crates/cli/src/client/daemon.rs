@@ -27,7 +27,10 @@ pub fn is_root() -> bool {
 /// True when a failed connect means "no daemon yet" and we may start one.
 pub fn may_start(host: &Host, e: &io::Error) -> bool {
     host.is_default()
-        && matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused)
+        && matches!(
+            e.kind(),
+            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+        )
         && is_root()
         && std::env::var_os("BERTH_NO_AUTOSTART").is_none()
 }
@@ -43,7 +46,9 @@ pub fn find_berthd() -> Option<PathBuf> {
         }
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("berthd")).find(|p| is_executable(p))
+    std::env::split_paths(&path)
+        .map(|d| d.join("berthd"))
+        .find(|p| is_executable(p))
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -59,7 +64,12 @@ impl Lock {
         if let Some(dir) = Path::new(path).parent() {
             fs::create_dir_all(dir)?;
         }
-        let f = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(path)?;
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(path)?;
         // SAFETY: flock on a descriptor we own; blocking until the other starter is done.
         let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
         if rc != 0 {
@@ -84,15 +94,23 @@ pub fn start(host: &Host) -> Result<(), ClientError> {
     if ping(host) {
         return Ok(());
     }
-    let bin = find_berthd().ok_or_else(|| fail("berthd not found next to berth or in PATH".into()))?;
+    let bin =
+        find_berthd().ok_or_else(|| fail("berthd not found next to berth or in PATH".into()))?;
     if let Some(dir) = Path::new(LOG_FILE).parent() {
         fs::create_dir_all(dir).map_err(|e| fail(format!("create {}: {e}", dir.display())))?;
     }
-    let log = OpenOptions::new().create(true).append(true).open(LOG_FILE).map_err(|e| fail(format!("open {LOG_FILE}: {e}")))?;
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(LOG_FILE)
+        .map_err(|e| fail(format!("open {LOG_FILE}: {e}")))?;
     let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
     let err_log = log.try_clone().map_err(|e| fail(format!("dup log: {e}")))?;
     let mut cmd = Command::new(&bin);
-    cmd.stdin(Stdio::null()).stdout(log).stderr(err_log).current_dir("/");
+    cmd.stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err_log)
+        .current_dir("/");
     // SAFETY: setsid is async-signal-safe; the child leaves our session so
     // that the terminal's signals (Ctrl-C on this CLI) never reach the daemon.
     unsafe {
@@ -103,9 +121,15 @@ pub fn start(host: &Host) -> Result<(), ClientError> {
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|e| fail(format!("run {}: {e}", bin.display())))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| fail(format!("run {}: {e}", bin.display())))?;
     let mut err = io::stderr().lock();
-    let _ = writeln!(err, "berth: started berthd (pid {}, log {LOG_FILE})", child.id());
+    let _ = writeln!(
+        err,
+        "berth: started berthd (pid {}, log {LOG_FILE})",
+        child.id()
+    );
     let deadline = Instant::now() + WAIT;
     let mut pause = Duration::from_millis(2);
     loop {
@@ -115,10 +139,16 @@ pub fn start(host: &Host) -> Result<(), ClientError> {
             return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(fail(format!("berthd exited ({status}) before answering; its log says:\n{}", log_tail(log_start))));
+            return Err(fail(format!(
+                "berthd exited ({status}) before answering; its log says:\n{}",
+                log_tail(log_start)
+            )));
         }
         if Instant::now() > deadline {
-            return Err(fail(format!("berthd did not answer on {host} within {}s; see {LOG_FILE}", WAIT.as_secs())));
+            return Err(fail(format!(
+                "berthd did not answer on {host} within {}s; see {LOG_FILE}",
+                WAIT.as_secs()
+            )));
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(50));
@@ -145,5 +175,9 @@ fn log_tail(from: u64) -> String {
         let _ = f.take(8192).read_to_string(&mut s);
     }
     let s = s.trim();
-    if s.is_empty() { "(nothing)".to_owned() } else { s.to_owned() }
+    if s.is_empty() {
+        "(nothing)".to_owned()
+    } else {
+        s.to_owned()
+    }
 }

@@ -25,7 +25,10 @@ pub enum Host {
 impl Host {
     /// The default socket.
     pub fn default_host() -> Self {
-        Host::Unix { path: PathBuf::from(DEFAULT_SOCKET), default: true }
+        Host::Unix {
+            path: PathBuf::from(DEFAULT_SOCKET),
+            default: true,
+        }
     }
 
     /// `unix:///path`, `tcp://host:port`, or a bare socket path.
@@ -35,14 +38,24 @@ impl Host {
             if p.is_empty() {
                 return Ok(Self::default_host());
             }
-            return Ok(Host::Unix { path: PathBuf::from(p), default: p == DEFAULT_SOCKET });
+            return Ok(Host::Unix {
+                path: PathBuf::from(p),
+                default: p == DEFAULT_SOCKET,
+            });
         }
-        if let Some(a) = s.strip_prefix("tcp://").or_else(|| s.strip_prefix("http://")) {
+        if let Some(a) = s
+            .strip_prefix("tcp://")
+            .or_else(|| s.strip_prefix("http://"))
+        {
             let a = a.trim_end_matches('/');
             if a.is_empty() {
                 return Err(format!("invalid bind address format: {s}"));
             }
-            let addr = if a.rsplit_once(':').is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty()) && !a.ends_with(']') {
+            let addr = if a
+                .rsplit_once(':')
+                .is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty())
+                && !a.ends_with(']')
+            {
                 a.to_owned()
             } else {
                 format!("{a}:2375")
@@ -50,10 +63,15 @@ impl Host {
             return Ok(Host::Tcp { addr });
         }
         if s.starts_with('/') {
-            return Ok(Host::Unix { path: PathBuf::from(s), default: s == DEFAULT_SOCKET });
+            return Ok(Host::Unix {
+                path: PathBuf::from(s),
+                default: s == DEFAULT_SOCKET,
+            });
         }
         if let Some((scheme, _)) = s.split_once("://") {
-            return Err(format!("not supported yet: {scheme}:// hosts (use unix:// or tcp://)"));
+            return Err(format!(
+                "not supported yet: {scheme}:// hosts (use unix:// or tcp://)"
+            ));
         }
         Err(format!("invalid bind address format: {s}"))
     }
@@ -77,7 +95,10 @@ impl Host {
 
     pub fn dial(&self) -> io::Result<Conn> {
         match self {
-            Host::Unix { path, .. } => Ok(Conn::new(Stream::Unix(UnixStream::connect(path)?), "localhost".into())),
+            Host::Unix { path, .. } => Ok(Conn::new(
+                Stream::Unix(UnixStream::connect(path)?),
+                "localhost".into(),
+            )),
             Host::Tcp { addr } => {
                 let s = TcpStream::connect(addr.as_str())?;
                 let _ = s.set_nodelay(true);
@@ -102,13 +123,37 @@ mod tests {
 
     #[test]
     fn parses_hosts() {
-        assert_eq!(Host::parse("unix:///run/berth/berth.sock").unwrap(), Host::default_host());
-        assert!(Host::parse("unix:///run/berth/berth.sock").unwrap().is_default());
+        assert_eq!(
+            Host::parse("unix:///run/berth/berth.sock").unwrap(),
+            Host::default_host()
+        );
+        assert!(
+            Host::parse("unix:///run/berth/berth.sock")
+                .unwrap()
+                .is_default()
+        );
         assert!(!Host::parse("unix:///tmp/x.sock").unwrap().is_default());
-        assert_eq!(Host::parse("/tmp/x.sock").unwrap().to_string(), "unix:///tmp/x.sock");
-        assert_eq!(Host::parse("tcp://127.0.0.1:2376").unwrap(), Host::Tcp { addr: "127.0.0.1:2376".into() });
-        assert_eq!(Host::parse("tcp://127.0.0.1").unwrap(), Host::Tcp { addr: "127.0.0.1:2375".into() });
-        assert!(Host::parse("ssh://me@box").unwrap_err().contains("not supported yet"));
+        assert_eq!(
+            Host::parse("/tmp/x.sock").unwrap().to_string(),
+            "unix:///tmp/x.sock"
+        );
+        assert_eq!(
+            Host::parse("tcp://127.0.0.1:2376").unwrap(),
+            Host::Tcp {
+                addr: "127.0.0.1:2376".into()
+            }
+        );
+        assert_eq!(
+            Host::parse("tcp://127.0.0.1").unwrap(),
+            Host::Tcp {
+                addr: "127.0.0.1:2375".into()
+            }
+        );
+        assert!(
+            Host::parse("ssh://me@box")
+                .unwrap_err()
+                .contains("not supported yet")
+        );
         assert!(Host::parse("nonsense").is_err());
         assert!(Host::from_flags(&["a".into(), "b".into()]).is_err());
     }

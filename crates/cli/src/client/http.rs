@@ -175,11 +175,26 @@ fn invalid(msg: impl Into<String>) -> io::Error {
 
 impl Conn {
     pub fn new(stream: Stream, host: String) -> Self {
-        Conn { stream, buf: Vec::new(), pos: 0, host }
+        Conn {
+            stream,
+            buf: Vec::new(),
+            pos: 0,
+            host,
+        }
     }
 
-    fn write_head(&mut self, method: &str, path: &str, extra: &[(&str, &str)], body: &Body<'_>) -> io::Result<()> {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: berth-cli/{}\r\n", self.host, env!("CARGO_PKG_VERSION"));
+    fn write_head(
+        &mut self,
+        method: &str,
+        path: &str,
+        extra: &[(&str, &str)],
+        body: &Body<'_>,
+    ) -> io::Result<()> {
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: berth-cli/{}\r\n",
+            self.host,
+            env!("CARGO_PKG_VERSION")
+        );
         for (k, v) in extra {
             head.push_str(k);
             head.push_str(": ");
@@ -187,13 +202,20 @@ impl Conn {
             head.push_str("\r\n");
         }
         match body {
-            Body::Empty if matches!(method, "POST" | "PUT") => head.push_str("Content-Length: 0\r\n"),
+            Body::Empty if matches!(method, "POST" | "PUT") => {
+                head.push_str("Content-Length: 0\r\n")
+            }
             Body::Empty => {}
             Body::Bytes(b, ct) => {
-                head.push_str(&format!("Content-Type: {ct}\r\nContent-Length: {}\r\n", b.len()));
+                head.push_str(&format!(
+                    "Content-Type: {ct}\r\nContent-Length: {}\r\n",
+                    b.len()
+                ));
             }
             Body::Stream(_, ct) => {
-                head.push_str(&format!("Content-Type: {ct}\r\nTransfer-Encoding: chunked\r\n"));
+                head.push_str(&format!(
+                    "Content-Type: {ct}\r\nTransfer-Encoding: chunked\r\n"
+                ));
             }
         }
         head.push_str("\r\n");
@@ -227,7 +249,10 @@ impl Conn {
         let mut line = Vec::new();
         let n = self.read_until(b'\n', &mut line)?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the daemon closed the connection"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the daemon closed the connection",
+            ));
         }
         if line.len() > 64 * 1024 {
             return Err(invalid("response header line too long"));
@@ -239,30 +264,52 @@ impl Conn {
     }
 
     /// Sends one request and reads the response head.
-    pub fn request(self, method: &str, path: &str, headers: &[(&str, &str)], body: Body<'_>) -> io::Result<Response> {
+    pub fn request(
+        self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> io::Result<Response> {
         self.send(method, path, headers, body)?.response()
     }
 
     /// Sends a request whose answer is read later ([`Pending::response`]):
     /// `wait` must be registered before `start`, and answers only when the
     /// container exits.
-    pub fn send(mut self, method: &str, path: &str, headers: &[(&str, &str)], body: Body<'_>) -> io::Result<Pending> {
+    pub fn send(
+        mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> io::Result<Pending> {
         self.write_head(method, path, headers, &body)?;
         match self.write_body(body) {
             Ok(()) => self.stream.flush()?,
             // the daemon answered (an error) before reading the whole upload:
             // its answer is what the user needs to see
-            Err(e) if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+                ) => {}
             Err(e) => return Err(e),
         }
-        Ok(Pending { conn: self, method: method.to_owned() })
+        Ok(Pending {
+            conn: self,
+            method: method.to_owned(),
+        })
     }
 
     fn read_response(mut self, method: &str) -> io::Result<Response> {
         let status_line = self.read_line()?;
         let mut parts = status_line.splitn(3, ' ');
         let version = parts.next().unwrap_or("");
-        let status: u16 = parts.next().and_then(|s| s.parse().ok()).ok_or_else(|| invalid(format!("malformed status line: {status_line:?}")))?;
+        let status: u16 = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| invalid(format!("malformed status line: {status_line:?}")))?;
         if !version.starts_with("HTTP/1.") {
             return Err(invalid(format!("malformed status line: {status_line:?}")));
         }
@@ -279,27 +326,46 @@ impl Conn {
                 return Err(invalid("too many response headers"));
             }
         }
-        let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
-        let chunked = header("Transfer-Encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        let chunked =
+            header("Transfer-Encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
         let length = header("Content-Length").and_then(|v| v.parse::<u64>().ok());
-        let mut keep_alive = !header("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) && version == "HTTP/1.1";
+        let mut keep_alive = !header("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close"))
+            && version == "HTTP/1.1";
         let framing = if method == "HEAD" || status == 204 || status == 304 || status == 101 {
             Framing::Length(0)
         } else if chunked {
-            Framing::Chunked { left: 0, done: false }
+            Framing::Chunked {
+                left: 0,
+                done: false,
+            }
         } else if let Some(n) = length {
             Framing::Length(n)
         } else {
             keep_alive = false;
             Framing::UntilClose
         };
-        Ok(Response { status, headers, conn: self, framing, keep_alive })
+        Ok(Response {
+            status,
+            headers,
+            conn: self,
+            framing,
+            keep_alive,
+        })
     }
 }
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn is_success(&self) -> bool {
@@ -348,7 +414,10 @@ impl Read for Response {
                 let want = usize::try_from(left).unwrap_or(usize::MAX).min(out.len());
                 let n = self.conn.read(&mut out[..want])?;
                 if n == 0 {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the daemon closed the connection mid-response"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the daemon closed the connection mid-response",
+                    ));
                 }
                 self.framing = Framing::Length(left - n as u64);
                 Ok(n)
@@ -366,14 +435,20 @@ impl Read for Response {
                                 break;
                             }
                         }
-                        self.framing = Framing::Chunked { left: 0, done: true };
+                        self.framing = Framing::Chunked {
+                            left: 0,
+                            done: true,
+                        };
                         return Ok(0);
                     }
                 }
                 let want = usize::try_from(left).unwrap_or(usize::MAX).min(out.len());
                 let n = self.conn.read(&mut out[..want])?;
                 if n == 0 {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the daemon closed the connection mid-response"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the daemon closed the connection mid-response",
+                    ));
                 }
                 left -= n as u64;
                 if left == 0 {
@@ -407,7 +482,9 @@ pub fn encode_component(s: &str) -> String {
 pub fn encode_path(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/' | b':' | b'@' | b'+') {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/' | b':' | b'@' | b'+')
+        {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -470,14 +547,22 @@ mod tests {
     #[test]
     fn content_length_response_and_reuse() {
         let (conn, peer) = pair();
-        let t = serve(peer, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nApi-Version: 1.50\r\n\r\nhello");
-        let mut r = conn.request("GET", "/v1.50/_ping", &[], Body::Empty).unwrap();
+        let t = serve(
+            peer,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nApi-Version: 1.50\r\n\r\nhello",
+        );
+        let mut r = conn
+            .request("GET", "/v1.50/_ping", &[], Body::Empty)
+            .unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(r.header("api-version"), Some("1.50"));
         assert_eq!(r.read_body().unwrap(), b"hello");
         assert!(r.into_reusable().is_some());
         let req = String::from_utf8(t.join().unwrap()).unwrap();
-        assert!(req.starts_with("GET /v1.50/_ping HTTP/1.1\r\nHost: localhost\r\n"), "{req}");
+        assert!(
+            req.starts_with("GET /v1.50/_ping HTTP/1.1\r\nHost: localhost\r\n"),
+            "{req}"
+        );
     }
 
     #[test]
@@ -505,7 +590,10 @@ mod tests {
         let t = serve(peer, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
         let mut r = conn.request("GET", "/x", &[], Body::Empty).unwrap();
         drop(t.join().unwrap());
-        assert_eq!(r.read_body().unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            r.read_body().unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
     }
 
     #[test]
@@ -519,22 +607,40 @@ mod tests {
                 assert!(n > 0);
                 all.extend_from_slice(&buf[..n]);
             }
-            peer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
+            peer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
             all
         });
         let mut data: &[u8] = b"tar-bytes";
-        let r = conn.request("PUT", "/archive", &[], Body::Stream(&mut data, "application/x-tar")).unwrap();
+        let r = conn
+            .request(
+                "PUT",
+                "/archive",
+                &[],
+                Body::Stream(&mut data, "application/x-tar"),
+            )
+            .unwrap();
         assert_eq!(r.status, 200);
         let req = String::from_utf8(t.join().unwrap()).unwrap();
         assert!(req.contains("Transfer-Encoding: chunked\r\n"), "{req}");
-        assert!(req.ends_with("\r\n\r\n9\r\ntar-bytes\r\n0\r\n\r\n"), "{req}");
+        assert!(
+            req.ends_with("\r\n\r\n9\r\ntar-bytes\r\n0\r\n\r\n"),
+            "{req}"
+        );
     }
 
     #[test]
     fn hijack_keeps_early_bytes() {
         let (conn, peer) = pair();
         let _t = serve(peer, b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n\x01\x00\x00\x00\x00\x00\x00\x02hi");
-        let r = conn.request("POST", "/attach", &[("Connection", "Upgrade"), ("Upgrade", "tcp")], Body::Empty).unwrap();
+        let r = conn
+            .request(
+                "POST",
+                "/attach",
+                &[("Connection", "Upgrade"), ("Upgrade", "tcp")],
+                Body::Empty,
+            )
+            .unwrap();
         assert_eq!(r.status, 101);
         let mut c = r.into_hijacked();
         let mut got = [0u8; 10];
@@ -544,9 +650,18 @@ mod tests {
 
     #[test]
     fn query_encoding() {
-        let q = Query::new().add("filters", r#"{"name":{"a b":true}}"#).add_if(false, "x", "1").add("all", "1");
-        assert_eq!(q.as_str(), "?filters=%7B%22name%22%3A%7B%22a%20b%22%3Atrue%7D%7D&all=1");
-        assert_eq!(encode_path("library/busybox:latest"), "library/busybox:latest");
+        let q = Query::new()
+            .add("filters", r#"{"name":{"a b":true}}"#)
+            .add_if(false, "x", "1")
+            .add("all", "1");
+        assert_eq!(
+            q.as_str(),
+            "?filters=%7B%22name%22%3A%7B%22a%20b%22%3Atrue%7D%7D&all=1"
+        );
+        assert_eq!(
+            encode_path("library/busybox:latest"),
+            "library/busybox:latest"
+        );
         assert_eq!(encode_path("a b#"), "a%20b%23");
     }
 }

@@ -22,7 +22,9 @@ pub enum ClientError {
     /// Nothing listens on the socket.
     #[error("Cannot connect to the berth daemon at {host}. Is berthd running?{hint}")]
     NoDaemon { host: String, hint: &'static str },
-    #[error("permission denied while trying to connect to the berth daemon socket at {host}: connect: {source}")]
+    #[error(
+        "permission denied while trying to connect to the berth daemon socket at {host}: connect: {source}"
+    )]
     PermissionDenied { host: String, source: io::Error },
     #[error("error during connect: {host}: {source}")]
     Connect { host: String, source: io::Error },
@@ -32,7 +34,10 @@ pub enum ClientError {
     #[error("error talking to the daemon: {0}")]
     Io(#[from] io::Error),
     #[error("cannot understand the daemon's answer to {what}: {source}")]
-    Decode { what: String, source: serde_json::Error },
+    Decode {
+        what: String,
+        source: serde_json::Error,
+    },
     #[error("could not start berthd: {0}")]
     StartDaemon(String),
 }
@@ -59,7 +64,11 @@ pub fn api_error(status: u16, body: &[u8]) -> ClientError {
         Ok(e) if !e.message.is_empty() => e.message,
         _ => {
             let text = String::from_utf8_lossy(body).trim().to_owned();
-            if text.is_empty() { format!("{status} {}", reason(status)) } else { text }
+            if text.is_empty() {
+                format!("{status} {}", reason(status))
+            } else {
+                text
+            }
         }
     };
     ClientError::Api { status, message }
@@ -96,9 +105,13 @@ pub struct Client {
 
 impl Client {
     pub fn new(host: Host) -> Result<Self, String> {
-        let pinned = std::env::var("BERTH_API_VERSION").ok().filter(|v| !v.is_empty());
+        let pinned = std::env::var("BERTH_API_VERSION")
+            .ok()
+            .filter(|v| !v.is_empty());
         let version = match pinned.as_deref() {
-            Some(v) => Some(ApiVersion::parse(v).ok_or_else(|| format!("invalid BERTH_API_VERSION {v:?}"))?),
+            Some(v) => Some(
+                ApiVersion::parse(v).ok_or_else(|| format!("invalid BERTH_API_VERSION {v:?}"))?,
+            ),
             None => None,
         };
         Ok(Client {
@@ -144,7 +157,11 @@ impl Client {
         let host = self.host.to_string();
         match e.kind() {
             io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
-                let hint = if self.host.is_default() && !daemon::is_root() { " (berth starts it on demand only for root)" } else { "" };
+                let hint = if self.host.is_default() && !daemon::is_root() {
+                    " (berth starts it on demand only for root)"
+                } else {
+                    ""
+                };
                 ClientError::NoDaemon { host, hint }
             }
             io::ErrorKind::PermissionDenied => ClientError::PermissionDenied { host, source: e },
@@ -199,7 +216,11 @@ impl Client {
     /// `linux` unless the daemon said otherwise.
     pub fn os_type(&self) -> String {
         let os = self.os_type.borrow();
-        if os.is_empty() { "linux".to_owned() } else { os.clone() }
+        if os.is_empty() {
+            "linux".to_owned()
+        } else {
+            os.clone()
+        }
     }
 
     /// `/v1.50/containers/json?...`
@@ -210,7 +231,13 @@ impl Client {
 
     /// Sends a request and returns the response with its body unread;
     /// error statuses become [`ClientError::Api`].
-    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Body<'_>) -> Result<Response, ClientError> {
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> Result<Response, ClientError> {
         let full = self.path(path)?;
         self.trace(method, &full);
         let mut resp = match body {
@@ -230,7 +257,14 @@ impl Client {
                     Some(conn) => match conn.request(method, &full, headers, again()) {
                         Ok(r) => r,
                         // the daemon closed the idle connection meanwhile: once more on a fresh one
-                        Err(e) if matches!(e.kind(), io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) => {
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                io::ErrorKind::UnexpectedEof
+                                    | io::ErrorKind::BrokenPipe
+                                    | io::ErrorKind::ConnectionReset
+                            ) =>
+                        {
                             self.dial()?.request(method, &full, headers, again())?
                         }
                         Err(e) => return Err(e.into()),
@@ -256,7 +290,13 @@ impl Client {
         self.call_with(method, path, &[], body)
     }
 
-    pub fn call_with(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Body<'_>) -> Result<Vec<u8>, ClientError> {
+    pub fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> Result<Vec<u8>, ClientError> {
         let mut resp = self.send(method, path, headers, body)?;
         let bytes = resp.read_body()?;
         if let Some(c) = resp.into_reusable() {
@@ -271,8 +311,15 @@ impl Client {
     }
 
     /// POST with a JSON body, JSON answer.
-    pub fn post_json<B: serde::Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
-        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Decode { what: path.to_owned(), source: e })?;
+    pub fn post_json<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Decode {
+            what: path.to_owned(),
+            source: e,
+        })?;
         let answer = self.call("POST", path, Body::Bytes(&bytes, "application/json"))?;
         decode(path, &answer)
     }
@@ -288,7 +335,13 @@ impl Client {
 
     /// A request on a connection of its own whose body is read as it comes
     /// (logs -f, events, pull progress).
-    pub fn stream(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Body<'_>) -> Result<Response, ClientError> {
+    pub fn stream(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> Result<Response, ClientError> {
         // never take the shared idle connection: the stream keeps its own
         let full = self.path(path)?;
         self.trace(method, &full);
@@ -343,7 +396,10 @@ impl Client {
 
 /// Decodes a JSON answer, naming the endpoint on failure.
 pub fn decode<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, ClientError> {
-    serde_json::from_slice(body).map_err(|e| ClientError::Decode { what: what.to_owned(), source: e })
+    serde_json::from_slice(body).map_err(|e| ClientError::Decode {
+        what: what.to_owned(),
+        source: e,
+    })
 }
 
 #[cfg(test)]
@@ -353,7 +409,10 @@ mod tests {
     #[test]
     fn api_errors_use_the_message() {
         let e = api_error(404, br#"{"message":"No such container: x"}"#);
-        assert_eq!(e.to_string(), "Error response from daemon: No such container: x");
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: No such container: x"
+        );
         assert!(e.is_not_found());
         let e = api_error(500, b"plain text\n");
         assert_eq!(e.to_string(), "Error response from daemon: plain text");

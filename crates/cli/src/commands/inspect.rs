@@ -11,12 +11,27 @@ use crate::format::json::{self, Json};
 use crate::format::template::{ExecOptions, Missing, Template};
 
 static FLAGS: &[Flag] = &[
-    vs('f', "format", "string", "Format output using a custom template:\n'json': Print in JSON format\n'TEMPLATE': Print output using the given Go template"),
-    bs('s', "size", "Display total file sizes if the type is container"),
+    vs(
+        'f',
+        "format",
+        "string",
+        "Format output using a custom template:\n'json': Print in JSON format\n'TEMPLATE': Print output using the given Go template",
+    ),
+    bs(
+        's',
+        "size",
+        "Display total file sizes if the type is container",
+    ),
     v("type", "string", "Only inspect objects of the given type"),
 ];
 
-pub static SPEC: Spec = Spec::new("inspect", "[OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on berth objects", FLAGS, Args::Min(1));
+pub static SPEC: Spec = Spec::new(
+    "inspect",
+    "[OPTIONS] NAME|ID [NAME|ID...]",
+    "Return low-level information on berth objects",
+    FLAGS,
+    Args::Min(1),
+);
 
 /// Fields a typed Go struct always has: filled with `null` when the daemon
 /// left them out, so templates read them as docker's would.
@@ -44,10 +59,17 @@ fn fill_optional(v: &mut Json) {
 /// Prints the objects named by `refs` in `format`; `fetch` returns an
 /// object's raw JSON. Errors are reported after the output (exit 1); a
 /// template that does not parse exits 64, as docker's.
-pub fn show(refs: &[String], format: &str, mut fetch: impl FnMut(&str) -> anyhow::Result<Vec<u8>>) -> anyhow::Result<()> {
+pub fn show(
+    refs: &[String],
+    format: &str,
+    mut fetch: impl FnMut(&str) -> anyhow::Result<Vec<u8>>,
+) -> anyhow::Result<()> {
     let tmpl = match format {
         "" | "json" => None,
-        f => Some(Template::parse(f).map_err(|e| StatusError::new(64, format!("template parsing error: {}", e.0)))?),
+        f => Some(
+            Template::parse(f)
+                .map_err(|e| StatusError::new(64, format!("template parsing error: {}", e.0)))?,
+        ),
     };
     let mut errs = Vec::new();
     let mut raws: Vec<Vec<u8>> = Vec::new();
@@ -63,9 +85,16 @@ pub fn show(refs: &[String], format: &str, mut fetch: impl FnMut(&str) -> anyhow
         match &tmpl {
             None => raws.push(raw),
             Some(t) => {
-                let mut data = Json::parse(&raw).map_err(|e| anyhow::anyhow!("unable to read inspect data: {e}"))?;
+                let mut data = Json::parse(&raw)
+                    .map_err(|e| anyhow::anyhow!("unable to read inspect data: {e}"))?;
                 fill_optional(&mut data);
-                match t.execute(&data, &ExecOptions { missing: Missing::MapError, ..Default::default() }) {
+                match t.execute(
+                    &data,
+                    &ExecOptions {
+                        missing: Missing::MapError,
+                        ..Default::default()
+                    },
+                ) {
                     Ok(s) => {
                         out.push_str(&s);
                         out.push('\n');
@@ -87,20 +116,32 @@ pub fn show(refs: &[String], format: &str, mut fetch: impl FnMut(&str) -> anyhow
                 all.extend_from_slice(r);
             }
             all.push(b']');
-            let text = if format == "json" { json::compact(&all) } else { json::indent(&all, "    ") };
-            out.push_str(&text.map_err(|e| anyhow::anyhow!("cannot format the daemon's answer: {e}"))?);
+            let text = if format == "json" {
+                json::compact(&all)
+            } else {
+                json::indent(&all, "    ")
+            };
+            out.push_str(
+                &text.map_err(|e| anyhow::anyhow!("cannot format the daemon's answer: {e}"))?,
+            );
             out.push('\n');
         }
     } else if out.is_empty() {
         out.push('\n');
     }
     crate::commands::print(&out)?;
-    if errs.is_empty() { Ok(()) } else { Err(StatusError::new(1, errs.join("\n"))) }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(StatusError::new(1, errs.join("\n")))
+    }
 }
 
 /// GETs a path; a 404 becomes docker's `No such object` when `generic`.
 fn get_raw(ctx: &Ctx, path: &str) -> Result<Vec<u8>, ClientError> {
-    ctx.client().map_err(|e| ClientError::StartDaemon(e.to_string()))?.call("GET", path, crate::client::Body::Empty)
+    ctx.client()
+        .map_err(|e| ClientError::StartDaemon(e.to_string()))?
+        .call("GET", path, crate::client::Body::Empty)
 }
 
 pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
@@ -113,22 +154,45 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
         "volume" => &["volume"],
         "network" => &["network"],
         "config" | "node" | "plugin" | "secret" | "service" | "task" => {
-            return Err(StatusError::new(125, format!("berth: not supported yet: inspect --type {kind}")));
+            return Err(StatusError::new(
+                125,
+                format!("berth: not supported yet: inspect --type {kind}"),
+            ));
         }
-        other => return Err(StatusError::new(1, format!("\"{other}\" is not a valid value for --type"))),
+        other => {
+            return Err(StatusError::new(
+                1,
+                format!("\"{other}\" is not a valid value for --type"),
+            ));
+        }
     };
     show(&m.args, m.str("format"), |r| {
         let mut last = None;
         for k in kinds {
             let path = match *k {
-                "container" => format!("/containers/{}/json{}", seg(r), if size { "?size=1" } else { "" }),
+                "container" => format!(
+                    "/containers/{}/json{}",
+                    seg(r),
+                    if size { "?size=1" } else { "" }
+                ),
                 "image" => format!("/images/{}/json", seg(r)),
                 "volume" => format!("/volumes/{}", seg(r)),
                 _ => format!("/networks/{}", seg(r)),
             };
             match get_raw(ctx, &path) {
                 Ok(raw) => return Ok(raw),
-                Err(e) if e.is_not_found() || matches!(&e, ClientError::Api { status: 400 | 501, .. }) => last = Some(e),
+                Err(e)
+                    if e.is_not_found()
+                        || matches!(
+                            &e,
+                            ClientError::Api {
+                                status: 400 | 501,
+                                ..
+                            }
+                        ) =>
+                {
+                    last = Some(e)
+                }
                 Err(e) => return Err(e.into()),
             }
         }

@@ -34,7 +34,10 @@ pub static TREE: &[Entry] = &[
     Entry::Missing("compose", "Docker Compose"),
     Entry::Missing("config", "Manage Swarm configs"),
     Entry::Missing("context", "Manage contexts"),
-    Entry::Missing("manifest", "Manage Docker image manifests and manifest lists"),
+    Entry::Missing(
+        "manifest",
+        "Manage Docker image manifests and manifest lists",
+    ),
     Entry::Missing("node", "Manage Swarm nodes"),
     Entry::Missing("plugin", "Manage plugins"),
     Entry::Missing("secret", "Manage Swarm secrets"),
@@ -138,7 +141,13 @@ static SYSTEM: &[Entry] = &[
 pub const FORMAT_HELP: &str = "Format output using a custom template:\n'table': Print output in table format with column headers (default)\n'table TEMPLATE': Print output in table format using the given Go template\n'json': Print in JSON format\n'TEMPLATE': Print output using the given Go template";
 
 /// `-f, --filter`.
-pub const FILTER: Flag = Flag::new("filter", Some('f'), crate::flags::Kind::List, "filter", "Filter output based on conditions provided");
+pub const FILTER: Flag = Flag::new(
+    "filter",
+    Some('f'),
+    crate::flags::Kind::List,
+    "filter",
+    "Filter output based on conditions provided",
+);
 
 /// Parses `--filter key=value` values, with docker's errors.
 pub fn filters(m: &Matches) -> anyhow::Result<Filters> {
@@ -146,7 +155,11 @@ pub fn filters(m: &Matches) -> anyhow::Result<Filters> {
     for v in m.list("filter") {
         match v.split_once('=') {
             Some((k, val)) => f.add(&k.trim().to_lowercase(), val.trim()),
-            None => return Err(m.invalid("filter", v, "bad format of filter (expected name=value)").into()),
+            None => {
+                return Err(m
+                    .invalid("filter", v, "bad format of filter (expected name=value)")
+                    .into());
+            }
         }
     }
     Ok(f)
@@ -182,7 +195,11 @@ pub fn each(args: &[String], mut f: impl FnMut(&str) -> anyhow::Result<()>) -> a
             Err(e) => errs.push(crate::error::render(&e).0),
         }
     }
-    if errs.is_empty() { Ok(()) } else { Err(StatusError::new(1, errs.join("\n"))) }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(StatusError::new(1, errs.join("\n")))
+    }
 }
 
 /// docker's confirmation prompt (`[y/N]`); anything but y/yes is no.

@@ -68,14 +68,21 @@ impl Json {
             serde_json::Value::Number(n) => Json::Num(n),
             serde_json::Value::String(s) => Json::Str(s),
             serde_json::Value::Array(a) => Json::Arr(a.into_iter().map(Json::from_value).collect()),
-            serde_json::Value::Object(m) => Json::Obj(m.into_iter().map(|(k, v)| (k, Json::from_value(v))).collect()),
+            serde_json::Value::Object(m) => Json::Obj(
+                m.into_iter()
+                    .map(|(k, v)| (k, Json::from_value(v)))
+                    .collect(),
+            ),
         }
     }
 
     /// Serialises any serde value keeping struct field order (serialises to
     /// text first, then reads it back in order).
     pub fn from_serialize<T: serde::Serialize>(v: &T) -> Json {
-        serde_json::to_vec(v).ok().and_then(|b| Json::parse(&b).ok()).unwrap_or(Json::Null)
+        serde_json::to_vec(v)
+            .ok()
+            .and_then(|b| Json::parse(&b).ok())
+            .unwrap_or(Json::Null)
     }
 
     /// Compact JSON; `escape_html` as Go's `json.Marshal` (`<` → `\u003c`).
@@ -184,7 +191,9 @@ impl<'de> Deserialize<'de> for Json {
                 Ok(Json::Num(n.into()))
             }
             fn visit_f64<E: de::Error>(self, n: f64) -> Result<Json, E> {
-                serde_json::Number::from_f64(n).map(Json::Num).ok_or_else(|| E::custom("not a finite number"))
+                serde_json::Number::from_f64(n)
+                    .map(Json::Num)
+                    .ok_or_else(|| E::custom("not a finite number"))
             }
             fn visit_str<E>(self, s: &str) -> Result<Json, E> {
                 Ok(Json::Str(s.to_owned()))
@@ -325,21 +334,38 @@ mod tests {
 
     #[test]
     fn keeps_key_order() {
-        let j = Json::parse(br#"{"Id":"x","Created":"t","Args":[],"State":{"Status":"running","Running":true}}"#).unwrap();
-        assert_eq!(j.encode(false), r#"{"Id":"x","Created":"t","Args":[],"State":{"Status":"running","Running":true}}"#);
-        assert_eq!(j.get("State").and_then(|s| s.get("Status")).and_then(Json::as_str), Some("running"));
+        let j = Json::parse(
+            br#"{"Id":"x","Created":"t","Args":[],"State":{"Status":"running","Running":true}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            j.encode(false),
+            r#"{"Id":"x","Created":"t","Args":[],"State":{"Status":"running","Running":true}}"#
+        );
+        assert_eq!(
+            j.get("State")
+                .and_then(|s| s.get("Status"))
+                .and_then(Json::as_str),
+            Some("running")
+        );
     }
 
     #[test]
     fn escapes_like_go() {
         let j = Json::str("a<b>&\"c\"\n\u{1}\u{2028}");
-        assert_eq!(j.encode(true), r#""a\u003cb\u003e\u0026\"c\"\n\u0001\u2028""#);
+        assert_eq!(
+            j.encode(true),
+            r#""a\u003cb\u003e\u0026\"c\"\n\u0001\u2028""#
+        );
         assert_eq!(j.encode(false), r#""a<b>&\"c\"\n\u0001\u2028""#);
     }
 
     #[test]
     fn hidden_keys_are_not_encoded() {
-        let j = Json::obj([("A", Json::int(1)), ("\0labels", Json::obj([("x", Json::str("y"))]))]);
+        let j = Json::obj([
+            ("A", Json::int(1)),
+            ("\0labels", Json::obj([("x", Json::str("y"))])),
+        ]);
         assert_eq!(j.encode(false), r#"{"A":1}"#);
     }
 
@@ -354,7 +380,10 @@ mod tests {
 
     #[test]
     fn compact_keeps_order_and_text() {
-        assert_eq!(compact(b"{ \"b\": 1.50,\n \"a\": \"x y\\\" \" }").unwrap(), r#"{"b":1.50,"a":"x y\" "}"#);
+        assert_eq!(
+            compact(b"{ \"b\": 1.50,\n \"a\": \"x y\\\" \" }").unwrap(),
+            r#"{"b":1.50,"a":"x y\" "}"#
+        );
     }
 
     #[test]

@@ -23,7 +23,10 @@ fn pre_format(s: &str) -> (String, bool) {
         Some(rest) => (rest, true),
         None => (s, false),
     };
-    let body = body.trim_matches(' ').replace("\\t", "\t").replace("\\n", "\n");
+    let body = body
+        .trim_matches(' ')
+        .replace("\\t", "\t")
+        .replace("\\n", "\n");
     (body, table)
 }
 
@@ -39,7 +42,8 @@ impl ListFormat {
             other => other,
         };
         let (body, table) = pre_format(chosen);
-        let tmpl = Template::parse(&body).map_err(|e| TemplateError(format!("template parsing error: {}", e.0)))?;
+        let tmpl = Template::parse(&body)
+            .map_err(|e| TemplateError(format!("template parsing error: {}", e.0)))?;
         Ok(ListFormat { tmpl, table })
     }
 
@@ -48,18 +52,38 @@ impl ListFormat {
     }
 
     /// Renders the rows (and the header for a table).
-    pub fn render(&self, rows: &[Json], header: &Json, missing: Missing, methods: Option<Methods<'_>>) -> Result<String, TemplateError> {
-        let opts = ExecOptions { header: false, missing, methods };
+    pub fn render(
+        &self,
+        rows: &[Json],
+        header: &Json,
+        missing: Missing,
+        methods: Option<Methods<'_>>,
+    ) -> Result<String, TemplateError> {
+        let opts = ExecOptions {
+            header: false,
+            missing,
+            methods,
+        };
         let mut body = String::new();
         for r in rows {
-            let line = self.tmpl.execute(r, &opts).map_err(|e| TemplateError(format!("template parsing error: {}", e.0)))?;
+            let line = self
+                .tmpl
+                .execute(r, &opts)
+                .map_err(|e| TemplateError(format!("template parsing error: {}", e.0)))?;
             body.push_str(&line);
             body.push('\n');
         }
         if !self.table {
             return Ok(body);
         }
-        let head = self.tmpl.execute_partial(header, &ExecOptions { header: true, missing: Missing::Zero, methods: None });
+        let head = self.tmpl.execute_partial(
+            header,
+            &ExecOptions {
+                header: true,
+                missing: Missing::Zero,
+                methods: None,
+            },
+        );
         Ok(table::align(&format!("{head}\n{body}")))
     }
 }
@@ -99,7 +123,9 @@ pub fn go_quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -113,28 +139,47 @@ mod tests {
     use super::*;
 
     fn rows() -> Vec<Json> {
-        vec![Json::obj([("ID", Json::str("abc")), ("Names", Json::str("web"))]), Json::obj([("ID", Json::str("def")), ("Names", Json::str("db"))])]
+        vec![
+            Json::obj([("ID", Json::str("abc")), ("Names", Json::str("web"))]),
+            Json::obj([("ID", Json::str("def")), ("Names", Json::str("db"))]),
+        ]
     }
 
     fn header() -> Json {
-        Json::obj([("ID", Json::str("CONTAINER ID")), ("Names", Json::str("NAMES"))])
+        Json::obj([
+            ("ID", Json::str("CONTAINER ID")),
+            ("Names", Json::str("NAMES")),
+        ])
     }
 
     #[test]
     fn table_with_header() {
         let f = ListFormat::new("table {{.ID}}\\t{{.Names}}", "", false).unwrap();
         let out = f.render(&rows(), &header(), Missing::Zero, None).unwrap();
-        assert_eq!(out, "CONTAINER ID   NAMES\nabc            web\ndef            db\n");
+        assert_eq!(
+            out,
+            "CONTAINER ID   NAMES\nabc            web\ndef            db\n"
+        );
     }
 
     #[test]
     fn custom_json_and_quiet() {
         let f = ListFormat::new("{{.Names}}", "table {{.ID}}", false).unwrap();
-        assert_eq!(f.render(&rows(), &header(), Missing::Zero, None).unwrap(), "web\ndb\n");
+        assert_eq!(
+            f.render(&rows(), &header(), Missing::Zero, None).unwrap(),
+            "web\ndb\n"
+        );
         let f = ListFormat::new("json", "table {{.ID}}", false).unwrap();
-        assert_eq!(f.render(&rows()[..1], &header(), Missing::Zero, None).unwrap(), "{\"ID\":\"abc\",\"Names\":\"web\"}\n");
+        assert_eq!(
+            f.render(&rows()[..1], &header(), Missing::Zero, None)
+                .unwrap(),
+            "{\"ID\":\"abc\",\"Names\":\"web\"}\n"
+        );
         let f = ListFormat::new("", "table {{.ID}}\t{{.Names}}", true).unwrap();
-        assert_eq!(f.render(&rows(), &header(), Missing::Zero, None).unwrap(), "abc\ndef\n");
+        assert_eq!(
+            f.render(&rows(), &header(), Missing::Zero, None).unwrap(),
+            "abc\ndef\n"
+        );
         let f = ListFormat::new("table", "table {{.ID}}", false).unwrap();
         assert!(f.is_table());
     }
@@ -142,10 +187,25 @@ mod tests {
     #[test]
     fn errors_are_template_parsing_errors() {
         let e = ListFormat::new("{{.ID", "", false).unwrap_err();
-        assert!(e.0.starts_with("template parsing error: template: :1: unclosed action"), "{}", e.0);
+        assert!(
+            e.0.starts_with("template parsing error: template: :1: unclosed action"),
+            "{}",
+            e.0
+        );
         let f = ListFormat::new("{{.Nope}}", "", false).unwrap();
-        let e = f.render(&rows(), &header(), Missing::FieldError("*formatter.ContainerContext"), None).unwrap_err();
-        assert!(e.0.contains("can't evaluate field Nope in type *formatter.ContainerContext"), "{}", e.0);
+        let e = f
+            .render(
+                &rows(),
+                &header(),
+                Missing::FieldError("*formatter.ContainerContext"),
+                None,
+            )
+            .unwrap_err();
+        assert!(
+            e.0.contains("can't evaluate field Nope in type *formatter.ContainerContext"),
+            "{}",
+            e.0
+        );
     }
 
     #[test]
@@ -158,7 +218,10 @@ mod tests {
     fn ids_and_ellipsis() {
         assert_eq!(short_id("sha256:0123456789abcdef"), "0123456789ab");
         assert_eq!(short_id("0123456789abcdef"), "0123456789ab");
-        assert_eq!(ellipsis("sleep 1000000000000000000", 20), "sleep 1000000000000…");
+        assert_eq!(
+            ellipsis("sleep 1000000000000000000", 20),
+            "sleep 1000000000000…"
+        );
         assert_eq!(ellipsis("sh", 20), "sh");
     }
 }

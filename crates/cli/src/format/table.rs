@@ -12,7 +12,11 @@ struct Cell {
 
 /// Formats `text` with docker's table settings.
 pub fn align(text: &str) -> String {
-    TabWriter { minwidth: 10, padding: 3 }.format(text)
+    TabWriter {
+        minwidth: 10,
+        padding: 3,
+    }
+    .format(text)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +32,16 @@ impl TabWriter {
         let lines: Vec<Vec<Cell>> = if text.is_empty() {
             Vec::new()
         } else {
-            body.split('\n').map(|l| l.split('\t').map(|c| Cell { text: c.to_owned(), width: c.chars().count() }).collect()).collect()
+            body.split('\n')
+                .map(|l| {
+                    l.split('\t')
+                        .map(|c| Cell {
+                            text: c.to_owned(),
+                            width: c.chars().count(),
+                        })
+                        .collect()
+                })
+                .collect()
         };
         let mut out = String::with_capacity(text.len() * 2);
         let mut widths = Vec::new();
@@ -41,7 +54,14 @@ impl TabWriter {
 
     /// Go's `format`: finds the column blocks to the right of the columns
     /// whose widths are known, recursively.
-    fn block(&self, lines: &[Vec<Cell>], mut line0: usize, line1: usize, widths: &mut Vec<usize>, out: &mut String) {
+    fn block(
+        &self,
+        lines: &[Vec<Cell>],
+        mut line0: usize,
+        line1: usize,
+        widths: &mut Vec<usize>,
+        out: &mut String,
+    ) {
         let column = widths.len();
         let mut this = line0;
         while this < line1 {
@@ -64,7 +84,14 @@ impl TabWriter {
         self.write_lines(lines, line0, line1, widths, out);
     }
 
-    fn write_lines(&self, lines: &[Vec<Cell>], line0: usize, line1: usize, widths: &[usize], out: &mut String) {
+    fn write_lines(
+        &self,
+        lines: &[Vec<Cell>],
+        line0: usize,
+        line1: usize,
+        widths: &[usize],
+        out: &mut String,
+    ) {
         for line in &lines[line0..line1] {
             for (j, c) in line.iter().enumerate() {
                 out.push_str(&c.text);

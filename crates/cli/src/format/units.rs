@@ -25,7 +25,11 @@ pub fn format_g(v: f64, precision: usize) -> String {
 }
 
 fn trim_zeros(s: &str) -> &str {
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
 }
 
 const DECIMAL: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
@@ -105,7 +109,10 @@ pub fn ago(unix: i64) -> String {
 }
 
 pub fn now_unix() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// go-units `RAMInBytes` (binary units: `512m`, `1g`, `1.5GiB`), docker's
@@ -122,14 +129,19 @@ pub fn from_human_size(s: &str) -> Result<i64, String> {
 fn parse_size(s: &str, base: f64) -> Result<i64, String> {
     let bad = || format!("invalid size: '{s}'");
     let t = s.trim();
-    let num_end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let num_end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, suffix) = t.split_at(num_end);
     if num.is_empty() || num.matches('.').count() > 1 {
         return Err(bad());
     }
     let n: f64 = num.parse().map_err(|_| bad())?;
     let unit = suffix.trim_start().to_ascii_lowercase();
-    let unit = unit.strip_suffix("ib").or_else(|| unit.strip_suffix('b')).unwrap_or(&unit);
+    let unit = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b'))
+        .unwrap_or(&unit);
     let mult = match unit {
         "" => 1.0,
         "k" => base,
@@ -161,13 +173,17 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
     }
     let mut total = 0f64;
     while !rest.is_empty() {
-        let n_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let n_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if n_end == 0 {
             return Err(bad());
         }
         let n: f64 = rest[..n_end].parse().map_err(|_| bad())?;
         rest = &rest[n_end..];
-        let u_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let u_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = &rest[..u_end];
         rest = &rest[u_end..];
         let nanos = match unit {
@@ -231,7 +247,13 @@ fn local_zone(unix: i64) -> (i64, String) {
         if libc::localtime_r(&t, &mut tm).is_null() {
             return (0, "UTC".into());
         }
-        let zone = if tm.tm_zone.is_null() { String::new() } else { std::ffi::CStr::from_ptr(tm.tm_zone).to_string_lossy().into_owned() };
+        let zone = if tm.tm_zone.is_null() {
+            String::new()
+        } else {
+            std::ffi::CStr::from_ptr(tm.tm_zone)
+                .to_string_lossy()
+                .into_owned()
+        };
         (tm.tm_gmtoff, zone)
     }
 }
@@ -245,8 +267,16 @@ pub fn go_time_string(unix: i64) -> String {
     let date_time = base.trim_end_matches('Z').replacen('T', " ", 1);
     let sign = if off < 0 { '-' } else { '+' };
     let a = off.abs();
-    let zone = if zone.is_empty() { format!("{sign}{:02}{:02}", a / 3600, a % 3600 / 60) } else { zone };
-    format!("{date_time} {sign}{:02}{:02} {zone}", a / 3600, a % 3600 / 60)
+    let zone = if zone.is_empty() {
+        format!("{sign}{:02}{:02}", a / 3600, a % 3600 / 60)
+    } else {
+        zone
+    };
+    format!(
+        "{date_time} {sign}{:02}{:02} {zone}",
+        a / 3600,
+        a % 3600 / 60
+    )
 }
 
 /// RFC 3339 in the local zone, seconds precision (`2024-01-02T15:04:05Z`
@@ -259,7 +289,12 @@ pub fn rfc3339_local(unix: i64) -> String {
     }
     let sign = if off < 0 { '-' } else { '+' };
     let a = off.abs();
-    format!("{}{sign}{:02}:{:02}", base.trim_end_matches('Z'), a / 3600, a % 3600 / 60)
+    format!(
+        "{}{sign}{:02}:{:02}",
+        base.trim_end_matches('Z'),
+        a / 3600,
+        a % 3600 / 60
+    )
 }
 
 /// docker's `GetTimestamp` for `--since`/`--until`: a Go duration before
@@ -274,7 +309,10 @@ pub fn api_timestamp(value: &str) -> Result<String, String> {
         let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
         return Ok(format!("{}.{:09}", since.as_secs(), since.subsec_nanos()));
     }
-    if !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit() || c == b'.') && v.matches('.').count() <= 1 {
+    if !v.is_empty()
+        && v.bytes().all(|c| c.is_ascii_digit() || c == b'.')
+        && v.matches('.').count() <= 1
+    {
         let (s, f) = v.split_once('.').unwrap_or((v, ""));
         let mut frac = f.to_owned();
         frac.truncate(9);
@@ -283,8 +321,14 @@ pub fn api_timestamp(value: &str) -> Result<String, String> {
         }
         return Ok(format!("{s}.{frac}"));
     }
-    let with_time = if v.len() == 10 { format!("{v}T00:00:00") } else { v.replacen(' ', "T", 1) };
-    let candidate = if with_time.ends_with('Z') || with_time[with_time.len().saturating_sub(6)..].starts_with(['+', '-']) {
+    let with_time = if v.len() == 10 {
+        format!("{v}T00:00:00")
+    } else {
+        v.replacen(' ', "T", 1)
+    };
+    let candidate = if with_time.ends_with('Z')
+        || with_time[with_time.len().saturating_sub(6)..].starts_with(['+', '-'])
+    {
         with_time.clone()
     } else {
         // no zone: local time, as docker parses it
@@ -305,7 +349,9 @@ pub fn api_timestamp(value: &str) -> Result<String, String> {
             let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
             Ok(format!("{}.{:09}", d.as_secs(), d.subsec_nanos()))
         }
-        None => Err(format!("failed to parse value as time or duration: \"{value}\"")),
+        None => Err(format!(
+            "failed to parse value as time or duration: \"{value}\""
+        )),
     }
 }
 
@@ -335,12 +381,18 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(human_duration(Duration::from_millis(300)), "Less than a second");
+        assert_eq!(
+            human_duration(Duration::from_millis(300)),
+            "Less than a second"
+        );
         assert_eq!(human_duration(Duration::from_secs(1)), "1 second");
         assert_eq!(human_duration(Duration::from_secs(59)), "59 seconds");
         assert_eq!(human_duration(Duration::from_secs(90)), "About a minute");
         assert_eq!(human_duration(Duration::from_secs(45 * 60)), "45 minutes");
-        assert_eq!(human_duration(Duration::from_secs(3600 + 10)), "About an hour");
+        assert_eq!(
+            human_duration(Duration::from_secs(3600 + 10)),
+            "About an hour"
+        );
         assert_eq!(human_duration(Duration::from_secs(5 * 3600)), "5 hours");
         assert_eq!(human_duration(Duration::from_secs(3 * 86400)), "3 days");
         assert_eq!(human_duration(Duration::from_secs(20 * 86400)), "2 weeks");
@@ -366,8 +418,16 @@ mod tests {
         assert_eq!(parse_go_duration("1h2m3s"), Ok(Duration::from_secs(3723)));
         assert_eq!(parse_go_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
-        assert!(parse_go_duration("10").unwrap_err().contains("missing unit"));
-        assert!(parse_go_duration("5x").unwrap_err().contains("unknown unit"));
+        assert!(
+            parse_go_duration("10")
+                .unwrap_err()
+                .contains("missing unit")
+        );
+        assert!(
+            parse_go_duration("5x")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
         assert_eq!(format_go_duration(Duration::from_secs(3723)), "1h2m3s");
         assert_eq!(format_go_duration(Duration::from_millis(1500)), "1.5s");
         assert_eq!(format_go_duration(Duration::from_millis(300)), "300ms");
@@ -378,12 +438,25 @@ mod tests {
     #[test]
     fn timestamps_for_the_api() {
         assert_eq!(api_timestamp("1700000000").unwrap(), "1700000000.000000000");
-        assert_eq!(api_timestamp("1700000000.5").unwrap(), "1700000000.500000000");
-        assert_eq!(api_timestamp("2023-11-14T22:13:20Z").unwrap(), "1700000000.000000000");
-        assert_eq!(api_timestamp("2023-11-14T23:13:20+01:00").unwrap(), "1700000000.000000000");
+        assert_eq!(
+            api_timestamp("1700000000.5").unwrap(),
+            "1700000000.500000000"
+        );
+        assert_eq!(
+            api_timestamp("2023-11-14T22:13:20Z").unwrap(),
+            "1700000000.000000000"
+        );
+        assert_eq!(
+            api_timestamp("2023-11-14T23:13:20+01:00").unwrap(),
+            "1700000000.000000000"
+        );
         let recent: f64 = api_timestamp("10m").unwrap().parse().unwrap();
         assert!((now_unix() as f64 - recent - 600.0).abs() < 5.0);
-        assert!(api_timestamp("yesterday").unwrap_err().contains("failed to parse"));
+        assert!(
+            api_timestamp("yesterday")
+                .unwrap_err()
+                .contains("failed to parse")
+        );
     }
 
     #[test]

@@ -34,7 +34,10 @@ pub fn validate_label(v: &str) -> Result<String, String> {
 pub fn read_kv_file(path: &str, from_env: bool) -> Result<Vec<String>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("open {path}: {}", io_text(&e)))?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count();
+        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
         format!("env file {path} contains invalid utf8 bytes at line {line}")
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -102,7 +105,9 @@ pub fn to_map(items: &[String]) -> BTreeMap<String, String> {
 pub fn validate_extra_host(v: &str) -> Result<String, String> {
     let (name, ip) = match v.split_once('=') {
         Some(p) => p,
-        None => v.split_once(':').ok_or_else(|| format!("bad format for add-host: {v:?}"))?,
+        None => v
+            .split_once(':')
+            .ok_or_else(|| format!("bad format for add-host: {v:?}"))?,
     };
     if name.is_empty() || ip.is_empty() {
         return Err(format!("bad format for add-host: {v:?}"));
@@ -116,8 +121,19 @@ pub fn validate_extra_host(v: &str) -> Result<String, String> {
 
 /// docker's `ValidateSysctl`: namespaced kernel parameters only.
 pub fn validate_sysctl(v: &str) -> Result<String, String> {
-    const PREFIXES: &[&str] = &["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"];
-    let Some((k, _)) = v.split_once('=') else { return Err(format!("sysctl '{v}' is not allowed")) };
+    const PREFIXES: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let Some((k, _)) = v.split_once('=') else {
+        return Err(format!("sysctl '{v}' is not allowed"));
+    };
     if PREFIXES.contains(&k) || k.starts_with("fs.mqueue.") || k.starts_with("net.") {
         return Ok(v.to_owned());
     }
@@ -132,10 +148,16 @@ mod tests {
     fn env_values() {
         assert_eq!(validate_env("A=1"), Ok("A=1".into()));
         assert_eq!(validate_env("A="), Ok("A=".into()));
-        assert_eq!(validate_env("=x"), Err("invalid environment variable: =x".into()));
+        assert_eq!(
+            validate_env("=x"),
+            Err("invalid environment variable: =x".into())
+        );
         // PATH is set in any test environment
         assert!(validate_env("PATH").unwrap().starts_with("PATH=/"));
-        assert_eq!(validate_env("BERTH_SURELY_UNSET_VAR"), Ok("BERTH_SURELY_UNSET_VAR".into()));
+        assert_eq!(
+            validate_env("BERTH_SURELY_UNSET_VAR"),
+            Ok("BERTH_SURELY_UNSET_VAR".into())
+        );
     }
 
     #[test]
@@ -152,18 +174,32 @@ mod tests {
         assert_eq!(got[1], "B= x ");
         assert!(got[2].starts_with("PATH=/"));
         assert_eq!(got[3], "NOPE_UNSET_X");
-        assert_eq!(read_kv_file("/nonexistent/e", true).unwrap_err(), "open /nonexistent/e: no such file or directory");
+        assert_eq!(
+            read_kv_file("/nonexistent/e", true).unwrap_err(),
+            "open /nonexistent/e: no such file or directory"
+        );
         std::fs::write(p, "=x\n").unwrap();
-        assert_eq!(read_kv_file(p, true).unwrap_err(), "no variable name on line '=x'");
+        assert_eq!(
+            read_kv_file(p, true).unwrap_err(),
+            "no variable name on line '=x'"
+        );
     }
 
     #[test]
     fn labels_hosts_sysctls() {
         assert!(validate_label("=x").is_err());
-        assert_eq!(to_map(&["a=b".into(), "c".into()]).get("c").map(String::as_str), Some(""));
+        assert_eq!(
+            to_map(&["a=b".into(), "c".into()])
+                .get("c")
+                .map(String::as_str),
+            Some("")
+        );
         assert_eq!(validate_extra_host("db:10.0.0.2"), Ok("db:10.0.0.2".into()));
         assert_eq!(validate_extra_host("db=::1"), Ok("db:::1".into()));
-        assert_eq!(validate_extra_host("gw:host-gateway"), Ok("gw:host-gateway".into()));
+        assert_eq!(
+            validate_extra_host("gw:host-gateway"),
+            Ok("gw:host-gateway".into())
+        );
         assert!(validate_extra_host("db:notanip").is_err());
         assert!(validate_sysctl("net.ipv4.ip_forward=1").is_ok());
         assert!(validate_sysctl("vm.swappiness=1").is_err());

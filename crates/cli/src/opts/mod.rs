@@ -15,7 +15,10 @@ pub mod ports;
 
 use std::collections::BTreeMap;
 
-use berth_docker_types::container::{ContainerConfig, ContainerCreateRequest, HealthConfig, HostConfig, LogConfig, NetworkingConfig, RestartPolicy};
+use berth_docker_types::container::{
+    ContainerConfig, ContainerCreateRequest, HealthConfig, HostConfig, LogConfig, NetworkingConfig,
+    RestartPolicy,
+};
 use berth_docker_types::de::Empty;
 use berth_docker_types::network::{EndpointIpamConfig, EndpointSettings};
 
@@ -135,8 +138,16 @@ macro_rules! container_flags {
 
 /// `run`'s flags.
 pub static RUN_FLAGS: &[Flag] = container_flags!(
-    bs('d', "detach", "Run container in background and print container ID"),
-    v("detach-keys", "string", "Override the key sequence for detaching a container"),
+    bs(
+        'd',
+        "detach",
+        "Run container in background and print container ID"
+    ),
+    v(
+        "detach-keys",
+        "string",
+        "Override the key sequence for detaching a container"
+    ),
     b("sig-proxy", "Proxy received signals to the process").default_value("true"),
 );
 
@@ -172,7 +183,10 @@ fn non_empty(v: Vec<String>) -> Option<Vec<String>> {
 }
 
 fn duration_ns(m: &Matches, flag: &str) -> Result<i64, UsageError> {
-    Ok(m.parse(flag, |s| parse_go_duration(s).map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)))?.unwrap_or(0))
+    Ok(m.parse(flag, |s| {
+        parse_go_duration(s).map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    })?
+    .unwrap_or(0))
 }
 
 /// Parses the flags and arguments (`IMAGE [COMMAND] [ARG...]`).
@@ -187,29 +201,54 @@ pub fn parse(m: &Matches, console_size: Option<(u16, u16)>) -> Result<CreateOpti
     let sysctls = m.parse_list("sysctl", kv::validate_sysctl)?;
     let ulimits = m.parse_list("ulimit", misc::parse_ulimit)?;
     let mounts = m.parse_list("mount", mounts::parse_mount)?;
-    let dns = m.parse_list("dns", |s| s.parse::<std::net::IpAddr>().map(|_| s.to_owned()).map_err(|_| format!("IP address is not correctly formatted: {s}")))?;
+    let dns = m.parse_list("dns", |s| {
+        s.parse::<std::net::IpAddr>()
+            .map(|_| s.to_owned())
+            .map_err(|_| format!("IP address is not correctly formatted: {s}"))
+    })?;
     let dns_search = m.parse_list("dns-search", |s| {
         let d = s.trim_end_matches('.');
-        if d.starts_with('.') || d.len() > 255 { Err(format!("{s} is not a valid domain")) } else { Ok(s.to_owned()) }
+        if d.starts_with('.') || d.len() > 255 {
+            Err(format!("{s} is not a valid domain"))
+        } else {
+            Ok(s.to_owned())
+        }
     })?;
     let device_cgroup_rules = m.parse_list("device-cgroup-rule", |s| {
         let ok = {
             let p: Vec<&str> = s.split(' ').collect();
             p.len() == 3
                 && matches!(p[0], "a" | "b" | "c")
-                && p[1].split_once(':').is_some_and(|(a, b)| [a, b].iter().all(|x| *x == "*" || (!x.is_empty() && x.bytes().all(|c| c.is_ascii_digit()))))
+                && p[1].split_once(':').is_some_and(|(a, b)| {
+                    [a, b].iter().all(|x| {
+                        *x == "*" || (!x.is_empty() && x.bytes().all(|c| c.is_ascii_digit()))
+                    })
+                })
                 && !p[2].is_empty()
                 && p[2].len() <= 3
                 && p[2].bytes().all(|c| matches!(c, b'r' | b'w' | b'm'))
         };
-        if ok { Ok(s.to_owned()) } else { Err(format!("invalid device cgroup format '{s}'")) }
+        if ok {
+            Ok(s.to_owned())
+        } else {
+            Err(format!("invalid device cgroup format '{s}'"))
+        }
     })?;
     let memory = m.parse("memory", ram_in_bytes)?.unwrap_or(0);
     let memory_reservation = m.parse("memory-reservation", ram_in_bytes)?.unwrap_or(0);
-    let memory_swap = m.parse("memory-swap", |s| if s == "-1" { Ok(-1) } else { ram_in_bytes(s) })?.unwrap_or(0);
+    let memory_swap = m
+        .parse("memory-swap", |s| {
+            if s == "-1" { Ok(-1) } else { ram_in_bytes(s) }
+        })?
+        .unwrap_or(0);
     let shm_size = m.parse("shm-size", ram_in_bytes)?.unwrap_or(0);
     let nano_cpus = m.parse("cpus", misc::parse_cpus)?.unwrap_or(0);
-    let blkio_weight = m.parse("blkio-weight", |s| s.parse::<u16>().map_err(|_| format!("strconv.ParseUint: parsing \"{s}\": invalid syntax")))?.unwrap_or(0);
+    let blkio_weight = m
+        .parse("blkio-weight", |s| {
+            s.parse::<u16>()
+                .map_err(|_| format!("strconv.ParseUint: parsing \"{s}\": invalid syntax"))
+        })?
+        .unwrap_or(0);
     let mut networks = m.parse_list("network", misc::parse_network)?;
     networks.extend(m.parse_list("net", misc::parse_network)?);
     let health_interval = duration_ns(m, "health-interval")?;
@@ -217,7 +256,10 @@ pub fn parse(m: &Matches, console_size: Option<(u16, u16)>) -> Result<CreateOpti
     let health_start_period = duration_ns(m, "health-start-period")?;
     let health_start_interval = duration_ns(m, "health-start-interval")?;
     if m.changed("disable-content-trust") && !m.bool("disable-content-trust") {
-        return Err(UsageError::Unsupported("--disable-content-trust=false (content trust)".into()).into());
+        return Err(UsageError::Unsupported(
+            "--disable-content-trust=false (content trust)".into(),
+        )
+        .into());
     }
 
     let pull = m.value("pull").unwrap_or("missing").to_owned();
@@ -232,7 +274,9 @@ pub fn parse(m: &Matches, console_size: Option<(u16, u16)>) -> Result<CreateOpti
     }
     let swappiness = m.int("memory-swappiness", -1);
     if swappiness != -1 && !(0..=100).contains(&swappiness) {
-        return Err(invalid(format!("invalid value: {swappiness}. Valid memory swappiness range is 0-100")));
+        return Err(invalid(format!(
+            "invalid value: {swappiness}. Valid memory swappiness range is 0-100"
+        )));
     }
 
     // volumes: binds vs anonymous volumes
@@ -250,11 +294,18 @@ pub fn parse(m: &Matches, console_size: Option<(u16, u16)>) -> Result<CreateOpti
             && let Some((host, rest)) = spec.split_once(':')
             && let Ok(cwd) = std::env::current_dir()
         {
-            bind = format!("{}:{rest}", mounts::clean_path(&cwd.join(host).to_string_lossy()));
+            bind = format!(
+                "{}:{rest}",
+                mounts::clean_path(&cwd.join(host).to_string_lossy())
+            );
         }
         binds.push(bind);
     }
-    let tmpfs: BTreeMap<String, String> = m.list("tmpfs").iter().map(|t| mounts::parse_tmpfs(t)).collect();
+    let tmpfs: BTreeMap<String, String> = m
+        .list("tmpfs")
+        .iter()
+        .map(|t| mounts::parse_tmpfs(t))
+        .collect();
 
     let (mut exposed, port_bindings) = ports::parse_publish(&m.list("publish")).map_err(invalid)?;
     ports::add_expose(&mut exposed, &m.list("expose")).map_err(invalid)?;
@@ -267,10 +318,19 @@ pub fn parse(m: &Matches, console_size: Option<(u16, u16)>) -> Result<CreateOpti
     let env = kv::merge(&m.list("env-file"), &env_flags, true).map_err(invalid)?;
     let labels = kv::merge(&m.list("label-file"), &label_flags, false).map_err(invalid)?;
 
-    for (flag, what) in [("pid", "PID"), ("uts", "UTS"), ("userns", "USER"), ("cgroupns", "CGROUP")] {
+    for (flag, what) in [
+        ("pid", "PID"),
+        ("uts", "UTS"),
+        ("userns", "USER"),
+        ("cgroupns", "CGROUP"),
+    ] {
         let v = m.str(flag);
         let ok = match flag {
-            "pid" => v.is_empty() || v == "host" || v.strip_prefix("container:").is_some_and(|c| !c.is_empty()),
+            "pid" => {
+                v.is_empty()
+                    || v == "host"
+                    || v.strip_prefix("container:").is_some_and(|c| !c.is_empty())
+            }
             "uts" => v.is_empty() || v == "host",
             "userns" => v.is_empty() || v == "host",
             _ => v.is_empty() || v == "host" || v == "private",
@@ -280,25 +340,44 @@ pub fn parse(m: &Matches, console_size: Option<(u16, u16)>) -> Result<CreateOpti
         }
     }
 
-    let restart = m.parse("restart", misc::parse_restart)?.unwrap_or(RestartPolicy { name: "no".into(), maximum_retry_count: 0 });
+    let restart = m
+        .parse("restart", misc::parse_restart)?
+        .unwrap_or(RestartPolicy {
+            name: "no".into(),
+            maximum_retry_count: 0,
+        });
     let log_opts: Vec<String> = m.list("log-opt").into_iter().map(str::to_owned).collect();
     if m.str("log-driver") == "none" && !log_opts.is_empty() {
         return Err(invalid("invalid logging opts for driver none".into()));
     }
-    let (security_opt, unconfined_paths) = misc::parse_security_opts(&m.list("security-opt")).map_err(invalid)?;
+    let (security_opt, unconfined_paths) =
+        misc::parse_security_opts(&m.list("security-opt")).map_err(invalid)?;
 
     // healthcheck
-    let have_health = m.changed("health-cmd") || health_interval != 0 || health_timeout != 0 || health_start_period != 0 || health_start_interval != 0 || m.int("health-retries", 0) != 0;
+    let have_health = m.changed("health-cmd")
+        || health_interval != 0
+        || health_timeout != 0
+        || health_start_period != 0
+        || health_start_interval != 0
+        || m.int("health-retries", 0) != 0;
     let healthcheck = if m.bool("no-healthcheck") {
         if have_health {
-            return Err(invalid("--no-healthcheck conflicts with --health-* options".into()));
+            return Err(invalid(
+                "--no-healthcheck conflicts with --health-* options".into(),
+            ));
         }
-        Some(HealthConfig { test: Some(vec!["NONE".into()]), ..Default::default() })
+        Some(HealthConfig {
+            test: Some(vec!["NONE".into()]),
+            ..Default::default()
+        })
     } else if have_health {
         if m.int("health-retries", 0) < 0 {
             return Err(invalid("--health-retries cannot be negative".into()));
         }
-        let test = m.value("health-cmd").filter(|c| !c.is_empty()).map(|c| vec!["CMD-SHELL".to_owned(), c.to_owned()]);
+        let test = m
+            .value("health-cmd")
+            .filter(|c| !c.is_empty())
+            .map(|c| vec!["CMD-SHELL".to_owned(), c.to_owned()]);
         Some(HealthConfig {
             test,
             interval: health_interval,
@@ -319,7 +398,10 @@ pub fn parse(m: &Matches, console_size: Option<(u16, u16)>) -> Result<CreateOpti
 
     // attach: -a given, else stdout+stderr; -i adds stdin
     let mut attach_stdin = attach.iter().any(|a| a == "stdin");
-    let (mut attach_stdout, mut attach_stderr) = (attach.iter().any(|a| a == "stdout"), attach.iter().any(|a| a == "stderr"));
+    let (mut attach_stdout, mut attach_stderr) = (
+        attach.iter().any(|a| a == "stdout"),
+        attach.iter().any(|a| a == "stderr"),
+    );
     let interactive = m.bool("interactive");
     if interactive {
         attach_stdin = true;
@@ -329,7 +411,9 @@ pub fn parse(m: &Matches, console_size: Option<(u16, u16)>) -> Result<CreateOpti
         attach_stderr = true;
     }
     if m.bool("rm") && !matches!(restart.name.as_str(), "" | "no") {
-        return Err(invalid("conflicting options: cannot specify both --restart and --rm".into()));
+        return Err(invalid(
+            "conflicting options: cannot specify both --restart and --rm".into(),
+        ));
     }
 
     let mut config = ContainerConfig {
@@ -360,8 +444,14 @@ pub fn parse(m: &Matches, console_size: Option<(u16, u16)>) -> Result<CreateOpti
         config.stop_timeout = Some(m.int("stop-timeout", 0));
     }
 
-    let list = |flag: &str| -> Option<Vec<String>> { non_empty(m.list(flag).into_iter().map(str::to_owned).collect()) };
-    let mut dns_options: Vec<String> = m.list("dns-option").into_iter().map(str::to_owned).collect();
+    let list = |flag: &str| -> Option<Vec<String>> {
+        non_empty(m.list(flag).into_iter().map(str::to_owned).collect())
+    };
+    let mut dns_options: Vec<String> = m
+        .list("dns-option")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     dns_options.extend(m.list("dns-opt").into_iter().map(str::to_owned));
     let annotations: BTreeMap<String, String> = m
         .list("annotation")
@@ -372,17 +462,26 @@ pub fn parse(m: &Matches, console_size: Option<(u16, u16)>) -> Result<CreateOpti
         })
         .collect();
 
-    let network_mode = networks.first().map_or_else(|| "default".to_owned(), |n| n.target.clone());
+    let network_mode = networks
+        .first()
+        .map_or_else(|| "default".to_owned(), |n| n.target.clone());
     let host_config = HostConfig {
         binds: non_empty(binds),
         container_id_file: m.str("cidfile").to_owned(),
-        log_config: LogConfig { r#type: m.str("log-driver").to_owned(), config: Some(kv::to_map(&log_opts)) },
+        log_config: LogConfig {
+            r#type: m.str("log-driver").to_owned(),
+            config: Some(kv::to_map(&log_opts)),
+        },
         network_mode: network_mode.clone(),
         port_bindings: Some(port_bindings),
         restart_policy: restart,
         auto_remove: m.bool("rm"),
         console_size: console_size.map_or([0, 0], |(h, w)| [u64::from(h), u64::from(w)]),
-        annotations: if annotations.is_empty() { None } else { Some(annotations) },
+        annotations: if annotations.is_empty() {
+            None
+        } else {
+            Some(annotations)
+        },
         cap_add: list("cap-add"),
         cap_drop: list("cap-drop"),
         cgroupns_mode: m.str("cgroupns").to_owned(),
@@ -402,7 +501,11 @@ pub fn parse(m: &Matches, console_size: Option<(u16, u16)>) -> Result<CreateOpti
         uts_mode: m.str("uts").to_owned(),
         userns_mode: m.str("userns").to_owned(),
         shm_size,
-        sysctls: if sysctls.is_empty() { None } else { Some(kv::to_map(&sysctls)) },
+        sysctls: if sysctls.is_empty() {
+            None
+        } else {
+            Some(kv::to_map(&sysctls))
+        },
         runtime: m.str("runtime").to_owned(),
         cpu_shares: m.int("cpu-shares", 0),
         memory,
@@ -443,11 +546,17 @@ pub fn parse(m: &Matches, console_size: Option<(u16, u16)>) -> Result<CreateOpti
         quiet: m.bool("quiet"),
         cidfile: m.str("cidfile").to_owned(),
         auto_remove: m.bool("rm"),
-        body: ContainerCreateRequest { config, host_config: Some(host_config), networking_config: Some(networking_config) },
+        body: ContainerCreateRequest {
+            config,
+            host_config: Some(host_config),
+            networking_config: Some(networking_config),
+        },
     })
 }
 
-fn non_empty_mounts(v: Vec<berth_docker_types::container::Mount>) -> Option<Vec<berth_docker_types::container::Mount>> {
+fn non_empty_mounts(
+    v: Vec<berth_docker_types::container::Mount>,
+) -> Option<Vec<berth_docker_types::container::Mount>> {
     if v.is_empty() { None } else { Some(v) }
 }
 
@@ -457,8 +566,16 @@ fn is_user_defined(mode: &str) -> bool {
 
 /// docker's `parseNetworkOpts`: per-network endpoint settings, with
 /// `--network-alias`, `--ip`, `--ip6`, `--mac-address` on the first.
-fn endpoints(m: &Matches, networks: &[misc::NetworkAttachment], mode: &str) -> Result<NetworkingConfig, String> {
-    let mut aliases: Vec<String> = m.list("network-alias").into_iter().map(str::to_owned).collect();
+fn endpoints(
+    m: &Matches,
+    networks: &[misc::NetworkAttachment],
+    mode: &str,
+) -> Result<NetworkingConfig, String> {
+    let mut aliases: Vec<String> = m
+        .list("network-alias")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     aliases.extend(m.list("net-alias").into_iter().map(str::to_owned));
     let (ip, ip6, mac) = (m.str("ip"), m.str("ip6"), m.str("mac-address"));
     let mut eps: BTreeMap<String, EndpointSettings> = BTreeMap::new();
@@ -467,10 +584,14 @@ fn endpoints(m: &Matches, networks: &[misc::NetworkAttachment], mode: &str) -> R
         let mut ep = EndpointSettings::default();
         apply_first(&mut ep, &aliases, ip, ip6, mac);
         if !aliases.is_empty() {
-            return Err("network-scoped aliases are only supported for user-defined networks".into());
+            return Err(
+                "network-scoped aliases are only supported for user-defined networks".into(),
+            );
         }
         eps.insert("default".into(), ep);
-        return Ok(NetworkingConfig { endpoints_config: Some(eps) });
+        return Ok(NetworkingConfig {
+            endpoints_config: Some(eps),
+        });
     }
     let (mut user, mut builtin) = (false, false);
     for (i, n) in networks.iter().enumerate() {
@@ -490,7 +611,11 @@ fn endpoints(m: &Matches, networks: &[misc::NetworkAttachment], mode: &str) -> R
             ep.driver_opts = Some(n.driver_opts.iter().cloned().collect());
         }
         if !n.ipv4.is_empty() || !n.ipv6.is_empty() || !n.link_local_ips.is_empty() {
-            ep.ipam_config = Some(EndpointIpamConfig { ipv4_address: n.ipv4.clone(), ipv6_address: n.ipv6.clone(), link_local_ips: non_empty(n.link_local_ips.clone()) });
+            ep.ipam_config = Some(EndpointIpamConfig {
+                ipv4_address: n.ipv4.clone(),
+                ipv6_address: n.ipv6.clone(),
+                link_local_ips: non_empty(n.link_local_ips.clone()),
+            });
         }
         ep.mac_address = n.mac.clone();
         ep.gw_priority = n.gw_priority;
@@ -499,18 +624,29 @@ fn endpoints(m: &Matches, networks: &[misc::NetworkAttachment], mode: &str) -> R
                 return Err("conflicting options: cannot specify both --network-alias and per-network alias".into());
             }
             if !n.ipv4.is_empty() && !ip.is_empty() {
-                return Err("conflicting options: cannot specify both --ip and per-network IPv4 address".into());
+                return Err(
+                    "conflicting options: cannot specify both --ip and per-network IPv4 address"
+                        .into(),
+                );
             }
             if !n.ipv6.is_empty() && !ip6.is_empty() {
-                return Err("conflicting options: cannot specify both --ip6 and per-network IPv6 address".into());
+                return Err(
+                    "conflicting options: cannot specify both --ip6 and per-network IPv6 address"
+                        .into(),
+                );
             }
             apply_first(&mut ep, &aliases, ip, ip6, mac);
         }
         if !is_user_defined(&n.target) && ep.aliases.as_ref().is_some_and(|a| !a.is_empty()) {
-            return Err("network-scoped aliases are only supported for user-defined networks".into());
+            return Err(
+                "network-scoped aliases are only supported for user-defined networks".into(),
+            );
         }
         if eps.contains_key(&n.target) {
-            return Err(format!("network {:?} is specified multiple times", n.target));
+            return Err(format!(
+                "network {:?} is specified multiple times",
+                n.target
+            ));
         }
         if i == 0 && networks.len() == 1 && ep == EndpointSettings::default() {
             continue;
@@ -521,7 +657,9 @@ fn endpoints(m: &Matches, networks: &[misc::NetworkAttachment], mode: &str) -> R
         return Err("conflicting options: cannot attach both user-defined and non-user-defined network-modes".into());
     }
     let _ = mode;
-    Ok(NetworkingConfig { endpoints_config: Some(eps) })
+    Ok(NetworkingConfig {
+        endpoints_config: Some(eps),
+    })
 }
 
 fn apply_first(ep: &mut EndpointSettings, aliases: &[String], ip: &str, ip6: &str, mac: &str) {
@@ -547,7 +685,15 @@ mod tests {
     use super::*;
     use crate::flags::{Args, Spec};
 
-    static RUN: Spec = Spec::new("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "", RUN_FLAGS, Args::Min(1)).stop_at_first_arg().no_short_help();
+    static RUN: Spec = Spec::new(
+        "run",
+        "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+        "",
+        RUN_FLAGS,
+        Args::Min(1),
+    )
+    .stop_at_first_arg()
+    .no_short_help();
 
     fn parse_line(line: &str) -> Result<CreateOptions, OptsError> {
         let argv: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
@@ -581,37 +727,89 @@ mod tests {
         assert_eq!(h["NanoCpus"], 1500000000);
         assert_eq!(h["PidsLimit"], 10);
         assert_eq!(h["Init"], true);
-        assert_eq!(h["Ulimits"], serde_json::json!([{"Name":"nofile","Hard":20,"Soft":10}]));
-        assert_eq!(h["Mounts"], serde_json::json!([{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":1048576}}]));
-        assert_eq!(h["RestartPolicy"], serde_json::json!({"Name":"on-failure","MaximumRetryCount":3}));
-        assert_eq!(v["NetworkingConfig"], serde_json::json!({"EndpointsConfig":{}}));
+        assert_eq!(
+            h["Ulimits"],
+            serde_json::json!([{"Name":"nofile","Hard":20,"Soft":10}])
+        );
+        assert_eq!(
+            h["Mounts"],
+            serde_json::json!([{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":1048576}}])
+        );
+        assert_eq!(
+            h["RestartPolicy"],
+            serde_json::json!({"Name":"on-failure","MaximumRetryCount":3})
+        );
+        assert_eq!(
+            v["NetworkingConfig"],
+            serde_json::json!({"EndpointsConfig":{}})
+        );
     }
 
     #[test]
     fn flag_errors_name_the_flag() {
         let e = parse_line("-m abc busybox").unwrap_err();
-        assert!(e.to_string().starts_with("invalid argument \"abc\" for \"-m, --memory\" flag: invalid size: 'abc'"), "{e}");
+        assert!(
+            e.to_string().starts_with(
+                "invalid argument \"abc\" for \"-m, --memory\" flag: invalid size: 'abc'"
+            ),
+            "{e}"
+        );
         let e = parse_line("--ulimit bogus=1 busybox").unwrap_err();
-        assert!(e.to_string().contains("for \"--ulimit\" flag: invalid ulimit type: bogus"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("for \"--ulimit\" flag: invalid ulimit type: bogus"),
+            "{e}"
+        );
         let e = parse_line("-e =x busybox").unwrap_err();
-        assert!(e.to_string().contains("invalid environment variable: =x"), "{e}");
+        assert!(
+            e.to_string().contains("invalid environment variable: =x"),
+            "{e}"
+        );
         let e = parse_line("--gpus all busybox").unwrap_err();
         assert_eq!(e.to_string(), "berth: not supported yet: --gpus");
     }
 
     #[test]
     fn combination_errors() {
-        assert_eq!(parse_line("--rm --restart always busybox").unwrap_err().to_string(), "conflicting options: cannot specify both --restart and --rm");
-        assert_eq!(parse_line("--pull sometimes busybox").unwrap_err().to_string(), "invalid pull option: 'sometimes': must be one of \"always\", \"missing\" or \"never\"");
-        assert_eq!(parse_line("-p 80:x busybox").unwrap_err().to_string(), "invalid containerPort: x");
-        assert_eq!(parse_line("--pid bogus busybox").unwrap_err().to_string(), "--pid: invalid PID mode");
-        assert!(parse_line("--no-healthcheck --health-cmd true busybox").unwrap_err().to_string().contains("conflicts"));
-        assert_eq!(parse_line("--mac-address zz busybox").unwrap_err().to_string(), "zz is not a valid mac address");
+        assert_eq!(
+            parse_line("--rm --restart always busybox")
+                .unwrap_err()
+                .to_string(),
+            "conflicting options: cannot specify both --restart and --rm"
+        );
+        assert_eq!(
+            parse_line("--pull sometimes busybox")
+                .unwrap_err()
+                .to_string(),
+            "invalid pull option: 'sometimes': must be one of \"always\", \"missing\" or \"never\""
+        );
+        assert_eq!(
+            parse_line("-p 80:x busybox").unwrap_err().to_string(),
+            "invalid containerPort: x"
+        );
+        assert_eq!(
+            parse_line("--pid bogus busybox").unwrap_err().to_string(),
+            "--pid: invalid PID mode"
+        );
+        assert!(
+            parse_line("--no-healthcheck --health-cmd true busybox")
+                .unwrap_err()
+                .to_string()
+                .contains("conflicts")
+        );
+        assert_eq!(
+            parse_line("--mac-address zz busybox")
+                .unwrap_err()
+                .to_string(),
+            "zz is not a valid mac address"
+        );
     }
 
     #[test]
     fn entrypoint_env_labels_and_health() {
-        let o = parse_line("--entrypoint= -l a=b -l c --health-cmd true --health-interval 2s busybox").unwrap();
+        let o =
+            parse_line("--entrypoint= -l a=b -l c --health-cmd true --health-interval 2s busybox")
+                .unwrap();
         assert_eq!(o.body.config.entrypoint, Some(vec![String::new()]));
         let labels = o.body.config.labels.unwrap();
         assert_eq!(labels["a"], "b");
@@ -620,7 +818,11 @@ mod tests {
         assert_eq!(h.test, Some(vec!["CMD-SHELL".into(), "true".into()]));
         assert_eq!(h.interval, 2_000_000_000);
         let o = parse_line("-a stdout --stop-signal TERM --stop-timeout 5 busybox").unwrap();
-        assert!(o.body.config.attach_stdout && !o.body.config.attach_stderr && !o.body.config.attach_stdin);
+        assert!(
+            o.body.config.attach_stdout
+                && !o.body.config.attach_stderr
+                && !o.body.config.attach_stdin
+        );
         assert_eq!(o.body.config.stop_signal, "TERM");
         assert_eq!(o.body.config.stop_timeout, Some(5));
     }

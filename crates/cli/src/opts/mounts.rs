@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use berth_docker_types::container::{BindOptions, ImageOptions, Mount, TmpfsOptions, VolumeOptions};
+use berth_docker_types::container::{
+    BindOptions, ImageOptions, Mount, TmpfsOptions, VolumeOptions,
+};
 
 use crate::format::units::ram_in_bytes;
 
@@ -30,7 +32,9 @@ pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
         if part.is_empty() {
-            return Err(format!("invalid spec: {spec}: empty section between colons"));
+            return Err(format!(
+                "invalid spec: {spec}: empty section between colons"
+            ));
         }
         if !source_set && last {
             v.target = (*part).to_owned();
@@ -102,7 +106,10 @@ pub fn csv_fields(s: &str) -> Result<Vec<String>, String> {
         }
     }
     if quoted {
-        return Err(format!("parse error on line 1, column {}: extraneous or missing \" in quoted-field", s.len()));
+        return Err(format!(
+            "parse error on line 1, column {}: extraneous or missing \" in quoted-field",
+            s.len()
+        ));
     }
     out.push(cur);
     Ok(out)
@@ -111,7 +118,10 @@ pub fn csv_fields(s: &str) -> Result<Vec<String>, String> {
 /// docker's `MountOpt.Set` for one `--mount` value.
 pub fn parse_mount(value: &str) -> Result<Mount, String> {
     let fields = csv_fields(value)?;
-    let mut m = Mount { r#type: "volume".into(), ..Default::default() };
+    let mut m = Mount {
+        r#type: "volume".into(),
+        ..Default::default()
+    };
     let mut volume: Option<VolumeOptions> = None;
     let mut bind: Option<BindOptions> = None;
     let mut tmpfs: Option<TmpfsOptions> = None;
@@ -125,7 +135,9 @@ pub fn parse_mount(value: &str) -> Result<Mount, String> {
             match key.as_str() {
                 "readonly" | "ro" => m.read_only = true,
                 "volume-nocopy" => volume.get_or_insert_with(Default::default).no_copy = true,
-                "bind-nonrecursive" => bind.get_or_insert_with(Default::default).non_recursive = true,
+                "bind-nonrecursive" => {
+                    bind.get_or_insert_with(Default::default).non_recursive = true
+                }
                 _ => return Err(format!("invalid field '{field}' must be a key=value pair")),
             }
             continue;
@@ -144,8 +156,13 @@ pub fn parse_mount(value: &str) -> Result<Mount, String> {
             "target" | "dst" | "destination" => m.target = val.to_owned(),
             "readonly" | "ro" => m.read_only = parse_bool_value(&key, val)?,
             "consistency" => m.consistency = val.to_lowercase(),
-            "bind-propagation" => bind.get_or_insert_with(Default::default).propagation = val.to_lowercase(),
-            "bind-nonrecursive" => bind.get_or_insert_with(Default::default).non_recursive = parse_bool_value(&key, val)?,
+            "bind-propagation" => {
+                bind.get_or_insert_with(Default::default).propagation = val.to_lowercase()
+            }
+            "bind-nonrecursive" => {
+                bind.get_or_insert_with(Default::default).non_recursive =
+                    parse_bool_value(&key, val)?
+            }
             "bind-recursive" => {
                 let b = bind.get_or_insert_with(Default::default);
                 match val {
@@ -156,18 +173,37 @@ pub fn parse_mount(value: &str) -> Result<Mount, String> {
                         b.read_only_non_recursive = true;
                     }
                     "readonly" => b.read_only_force_recursive = true,
-                    _ => return Err(format!("invalid value for {key}: {val} (must be \"enabled\", \"disabled\", \"writable\", or \"readonly\")")),
+                    _ => {
+                        return Err(format!(
+                            "invalid value for {key}: {val} (must be \"enabled\", \"disabled\", \"writable\", or \"readonly\")"
+                        ));
+                    }
                 }
             }
-            "bind-create-src" => bind.get_or_insert_with(Default::default).create_mountpoint = parse_bool_value(&key, val)?,
-            "volume-subpath" => volume.get_or_insert_with(Default::default).subpath = val.to_owned(),
-            "volume-nocopy" => volume.get_or_insert_with(Default::default).no_copy = parse_bool_value(&key, val)?,
+            "bind-create-src" => {
+                bind.get_or_insert_with(Default::default).create_mountpoint =
+                    parse_bool_value(&key, val)?
+            }
+            "volume-subpath" => {
+                volume.get_or_insert_with(Default::default).subpath = val.to_owned()
+            }
+            "volume-nocopy" => {
+                volume.get_or_insert_with(Default::default).no_copy = parse_bool_value(&key, val)?
+            }
             "volume-label" => {
                 let (k, v) = val.split_once('=').unwrap_or((val, ""));
-                volume.get_or_insert_with(Default::default).labels.get_or_insert_with(BTreeMap::new).insert(k.to_owned(), v.to_owned());
+                volume
+                    .get_or_insert_with(Default::default)
+                    .labels
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(k.to_owned(), v.to_owned());
             }
             "volume-driver" => {
-                volume.get_or_insert_with(Default::default).driver_config.get_or_insert_with(Default::default).name = val.to_owned();
+                volume
+                    .get_or_insert_with(Default::default)
+                    .driver_config
+                    .get_or_insert_with(Default::default)
+                    .name = val.to_owned();
             }
             "volume-opt" => {
                 let (k, v) = val.split_once('=').unwrap_or((val, ""));
@@ -181,10 +217,12 @@ pub fn parse_mount(value: &str) -> Result<Mount, String> {
             }
             "image-subpath" => image.get_or_insert_with(Default::default).subpath = val.to_owned(),
             "tmpfs-size" => {
-                tmpfs.get_or_insert_with(Default::default).size_bytes = ram_in_bytes(val).map_err(|_| format!("invalid value for {key}: {val}"))?;
+                tmpfs.get_or_insert_with(Default::default).size_bytes =
+                    ram_in_bytes(val).map_err(|_| format!("invalid value for {key}: {val}"))?;
             }
             "tmpfs-mode" => {
-                tmpfs.get_or_insert_with(Default::default).mode = u32::from_str_radix(val, 8).map_err(|_| format!("invalid value for {key}: {val}"))?;
+                tmpfs.get_or_insert_with(Default::default).mode = u32::from_str_radix(val, 8)
+                    .map_err(|_| format!("invalid value for {key}: {val}"))?;
             }
             _ => return Err(format!("unexpected key '{key}' in '{field}'")),
         }
@@ -197,7 +235,10 @@ pub fn parse_mount(value: &str) -> Result<Mount, String> {
     }
     let mixed = |opt: &str, want: &str| -> Result<(), String> {
         if m.r#type != want {
-            return Err(format!("cannot mix '{opt}-*' options with mount type '{}'", m.r#type));
+            return Err(format!(
+                "cannot mix '{opt}-*' options with mount type '{}'",
+                m.r#type
+            ));
         }
         Ok(())
     };
@@ -263,13 +304,27 @@ mod tests {
     #[test]
     fn volume_specs() {
         let v = parse_volume("/tmp:/x:ro").unwrap();
-        assert_eq!((v.source.as_str(), v.target.as_str(), v.read_only, v.is_bind), ("/tmp", "/x", true, true));
+        assert_eq!(
+            (v.source.as_str(), v.target.as_str(), v.read_only, v.is_bind),
+            ("/tmp", "/x", true, true)
+        );
         let v = parse_volume("/data").unwrap();
-        assert_eq!((v.source.as_str(), v.target.as_str(), v.is_bind), ("", "/data", false));
+        assert_eq!(
+            (v.source.as_str(), v.target.as_str(), v.is_bind),
+            ("", "/data", false)
+        );
         let v = parse_volume("named:/data").unwrap();
         assert_eq!((v.source.as_str(), v.is_bind), ("named", false));
-        assert!(parse_volume("a::b").unwrap_err().contains("empty section between colons"));
-        assert!(parse_volume("a:b:c:d").unwrap_err().contains("too many colons"));
+        assert!(
+            parse_volume("a::b")
+                .unwrap_err()
+                .contains("empty section between colons")
+        );
+        assert!(
+            parse_volume("a:b:c:d")
+                .unwrap_err()
+                .contains("too many colons")
+        );
         assert!(parse_volume(" ").is_err());
     }
 
@@ -292,17 +347,38 @@ mod tests {
 
     #[test]
     fn mount_errors() {
-        assert_eq!(parse_mount("type=bind,source=/a").unwrap_err(), "target is required");
-        assert_eq!(parse_mount("type=bind,target=/a,foo=1").unwrap_err(), "unexpected key 'foo' in 'foo=1'");
-        assert_eq!(parse_mount("type=bind,target=/a,bogus").unwrap_err(), "invalid field 'bogus' must be a key=value pair");
-        assert_eq!(parse_mount("type=bind,target=/a,tmpfs-size=1m").unwrap_err(), "cannot mix 'tmpfs-*' options with mount type 'bind'");
-        assert_eq!(parse_mount("type=tmpfs,target=/a,tmpfs-size=x").unwrap_err(), "invalid value for tmpfs-size: x");
-        assert_eq!(parse_mount("type=bind,target=/a,ro=maybe").unwrap_err(), "invalid value for ro: maybe");
+        assert_eq!(
+            parse_mount("type=bind,source=/a").unwrap_err(),
+            "target is required"
+        );
+        assert_eq!(
+            parse_mount("type=bind,target=/a,foo=1").unwrap_err(),
+            "unexpected key 'foo' in 'foo=1'"
+        );
+        assert_eq!(
+            parse_mount("type=bind,target=/a,bogus").unwrap_err(),
+            "invalid field 'bogus' must be a key=value pair"
+        );
+        assert_eq!(
+            parse_mount("type=bind,target=/a,tmpfs-size=1m").unwrap_err(),
+            "cannot mix 'tmpfs-*' options with mount type 'bind'"
+        );
+        assert_eq!(
+            parse_mount("type=tmpfs,target=/a,tmpfs-size=x").unwrap_err(),
+            "invalid value for tmpfs-size: x"
+        );
+        assert_eq!(
+            parse_mount("type=bind,target=/a,ro=maybe").unwrap_err(),
+            "invalid value for ro: maybe"
+        );
     }
 
     #[test]
     fn paths() {
         assert_eq!(clean_path("/a/./b/../c/"), "/a/c");
-        assert_eq!(parse_tmpfs("/run:size=1m"), ("/run".into(), "size=1m".into()));
+        assert_eq!(
+            parse_tmpfs("/run:size=1m"),
+            ("/run".into(), "size=1m".into())
+        );
     }
 }

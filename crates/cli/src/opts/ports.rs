@@ -47,11 +47,18 @@ fn standard_notation(spec: &str) -> Result<String, String> {
     params.insert("protocol", "tcp");
     for param in spec.split(',') {
         let Some((k, v)) = param.split_once('=') else {
-            return Err(format!("invalid publish opts format (should be name=value but got '{param}')"));
+            return Err(format!(
+                "invalid publish opts format (should be name=value but got '{param}')"
+            ));
         };
         params.insert(k, v);
     }
-    Ok(format!("{}:{}/{}", params.get("published").unwrap_or(&""), params.get("target").unwrap_or(&""), params["protocol"]))
+    Ok(format!(
+        "{}:{}/{}",
+        params.get("published").unwrap_or(&""),
+        params.get("target").unwrap_or(&""),
+        params["protocol"]
+    ))
 }
 
 /// Parses every `-p` value into exposed ports and bindings.
@@ -77,10 +84,17 @@ pub fn parse_publish(specs: &[&str]) -> Result<(PortSet, PortMap), String> {
         if container.is_empty() {
             return Err(format!("no port specified: {spec}<empty>"));
         }
-        let (start, end) = parse_range(&container).map_err(|_| format!("invalid containerPort: {container}"))?;
-        let (hstart, hend) = if host.is_empty() { (0, 0) } else { parse_range(host).map_err(|_| format!("invalid hostPort: {host}"))? };
+        let (start, end) =
+            parse_range(&container).map_err(|_| format!("invalid containerPort: {container}"))?;
+        let (hstart, hend) = if host.is_empty() {
+            (0, 0)
+        } else {
+            parse_range(host).map_err(|_| format!("invalid hostPort: {host}"))?
+        };
         if !host.is_empty() && (end - start) != (hend - hstart) && end != start {
-            return Err(format!("invalid ranges specified for container and host Ports: {container} and {host}"));
+            return Err(format!(
+                "invalid ranges specified for container and host Ports: {container} and {host}"
+            ));
         }
         let proto = proto.to_lowercase();
         if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
@@ -96,7 +110,14 @@ pub fn parse_publish(specs: &[&str]) -> Result<(PortSet, PortMap), String> {
                 (hstart + i).to_string()
             };
             exposed.insert(port.clone(), Empty);
-            bindings.entry(port).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(PortBinding { host_ip: ip.clone(), host_port });
+            bindings
+                .entry(port)
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(PortBinding {
+                    host_ip: ip.clone(),
+                    host_port,
+                });
         }
     }
     Ok((exposed, bindings))
@@ -109,7 +130,8 @@ pub fn add_expose(exposed: &mut PortSet, specs: &[&str]) -> Result<(), String> {
             return Err(format!("invalid port format for --expose: {e}"));
         }
         let (proto, port) = split_proto_port(e);
-        let (start, end) = parse_range(&port).map_err(|err| format!("invalid range format for --expose: {e}, error: {err}"))?;
+        let (start, end) = parse_range(&port)
+            .map_err(|err| format!("invalid range format for --expose: {e}, error: {err}"))?;
         for p in start..=end {
             exposed.entry(format!("{p}/{proto}")).or_insert(Empty);
         }
@@ -122,12 +144,21 @@ mod tests {
     use super::*;
 
     fn b(ip: &str, port: &str) -> PortBinding {
-        PortBinding { host_ip: ip.into(), host_port: port.into() }
+        PortBinding {
+            host_ip: ip.into(),
+            host_port: port.into(),
+        }
     }
 
     #[test]
     fn short_forms() {
-        let (e, m) = parse_publish(&["8080:80", "127.0.0.1:9000:90/udp", "53", "[::1]:5353:53/tcp"]).unwrap();
+        let (e, m) = parse_publish(&[
+            "8080:80",
+            "127.0.0.1:9000:90/udp",
+            "53",
+            "[::1]:5353:53/tcp",
+        ])
+        .unwrap();
         assert!(e.contains_key("80/tcp") && e.contains_key("90/udp") && e.contains_key("53/tcp"));
         assert_eq!(m["80/tcp"], Some(vec![b("", "8080")]));
         assert_eq!(m["90/udp"], Some(vec![b("127.0.0.1", "9000")]));
@@ -148,19 +179,44 @@ mod tests {
     #[test]
     fn errors_like_docker() {
         assert_eq!(parse_publish(&["x:80"]).unwrap_err(), "invalid hostPort: x");
-        assert_eq!(parse_publish(&["80:abc"]).unwrap_err(), "invalid containerPort: abc");
-        assert_eq!(parse_publish(&["1.2.3:80:80"]).unwrap_err(), "invalid IP address: 1.2.3");
-        assert_eq!(parse_publish(&["80/icmp"]).unwrap_err(), "invalid proto: icmp");
-        assert_eq!(parse_publish(&["8000-8002:80-81"]).unwrap_err(), "invalid ranges specified for container and host Ports: 80-81 and 8000-8002");
-        assert_eq!(parse_publish(&["80:"]).unwrap_err(), "no port specified: 80:<empty>");
-        assert!(parse_publish(&["published,target=80"]).unwrap_err().starts_with("invalid publish opts format"));
+        assert_eq!(
+            parse_publish(&["80:abc"]).unwrap_err(),
+            "invalid containerPort: abc"
+        );
+        assert_eq!(
+            parse_publish(&["1.2.3:80:80"]).unwrap_err(),
+            "invalid IP address: 1.2.3"
+        );
+        assert_eq!(
+            parse_publish(&["80/icmp"]).unwrap_err(),
+            "invalid proto: icmp"
+        );
+        assert_eq!(
+            parse_publish(&["8000-8002:80-81"]).unwrap_err(),
+            "invalid ranges specified for container and host Ports: 80-81 and 8000-8002"
+        );
+        assert_eq!(
+            parse_publish(&["80:"]).unwrap_err(),
+            "no port specified: 80:<empty>"
+        );
+        assert!(
+            parse_publish(&["published,target=80"])
+                .unwrap_err()
+                .starts_with("invalid publish opts format")
+        );
     }
 
     #[test]
     fn expose() {
         let mut e = PortSet::new();
         add_expose(&mut e, &["80", "90-91/udp"]).unwrap();
-        assert_eq!(e.keys().collect::<Vec<_>>(), vec!["80/tcp", "90/udp", "91/udp"]);
-        assert_eq!(add_expose(&mut e, &["1:2"]).unwrap_err(), "invalid port format for --expose: 1:2");
+        assert_eq!(
+            e.keys().collect::<Vec<_>>(),
+            vec!["80/tcp", "90/udp", "91/udp"]
+        );
+        assert_eq!(
+            add_expose(&mut e, &["1:2"]).unwrap_err(),
+            "invalid port format for --expose: 1:2"
+        );
     }
 }

@@ -30,7 +30,10 @@ impl Out {
     }
 
     pub fn describe(&self) -> String {
-        format!("`{}` exit {}\n--- stdout\n{}--- stderr\n{}", self.cmd, self.code, self.stdout, self.stderr)
+        format!(
+            "`{}` exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.cmd, self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -53,7 +56,10 @@ pub fn workspace_bin(name: &str) -> PathBuf {
         if dir.file_name().and_then(|s| s.to_str()) == Some("release") {
             c.arg("--release");
         }
-        assert!(c.status().expect("cargo build").success(), "building {name}");
+        assert!(
+            c.status().expect("cargo build").success(),
+            "building {name}"
+        );
     }
     p
 }
@@ -74,7 +80,9 @@ pub fn docker_bin() -> PathBuf {
             return PathBuf::from(d);
         }
     }
-    panic!("the docker CLI (28.x) is needed as the reference client: it comes with this kind of machine");
+    panic!(
+        "the docker CLI (28.x) is needed as the reference client: it comes with this kind of machine"
+    );
 }
 
 const INNER: &str = "BERTH_CLI_TEST_INNER";
@@ -85,7 +93,10 @@ const INNER: &str = "BERTH_CLI_TEST_INNER";
 /// the inner one passed).
 pub fn isolated(name: &str) -> bool {
     if std::env::var_os(INNER).is_some() {
-        let st = Command::new("ip").args(["link", "set", "lo", "up"]).status().expect("ip (iproute2)");
+        let st = Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status()
+            .expect("ip (iproute2)");
         assert!(st.success(), "ip link set lo up");
         return true;
     }
@@ -99,7 +110,10 @@ pub fn isolated(name: &str) -> bool {
         .expect("unshare (util-linux)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stdout.contains("1 passed"), "{name} failed in its network namespace:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name} failed in its network namespace:\n{stdout}\n{stderr}"
+    );
     false
 }
 
@@ -143,13 +157,24 @@ impl Env {
             .stderr(log)
             .spawn()
             .expect("start berthd");
-        let mut env = Env { dir, sock, daemon: Some(daemon), registry, busybox };
+        let mut env = Env {
+            dir,
+            sock,
+            daemon: Some(daemon),
+            registry,
+            busybox,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::os::unix::net::UnixStream::connect(&env.sock).is_err() {
             if let Some(Ok(Some(st))) = env.daemon.as_mut().map(Child::try_wait) {
                 panic!("berthd exited ({st}):\n{}", env.daemon_log());
             }
-            assert!(Instant::now() < deadline, "berthd did not listen on {}:\n{}", env.sock.display(), env.daemon_log());
+            assert!(
+                Instant::now() < deadline,
+                "berthd did not listen on {}:\n{}",
+                env.sock.display(),
+                env.daemon_log()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         env
@@ -177,33 +202,57 @@ impl Env {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let child = cmd.spawn().unwrap_or_else(|e| panic!("run {shown}: {e}"));
         let out = wait_timeout(child, timeout, &shown);
-        Out { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), cmd: shown }
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            cmd: shown,
+        }
     }
 
     /// `berth ARGS`.
     pub fn berth(&self, args: &[&str]) -> Out {
-        Self::exec(self.command(&berth_bin(), args), format!("berth {}", args.join(" ")), Duration::from_secs(60))
+        Self::exec(
+            self.command(&berth_bin(), args),
+            format!("berth {}", args.join(" ")),
+            Duration::from_secs(60),
+        )
     }
 
     /// `docker ARGS` against the same berthd.
     pub fn docker(&self, args: &[&str]) -> Out {
-        Self::exec(self.command(&docker_bin(), args), format!("docker {}", args.join(" ")), Duration::from_secs(60))
+        Self::exec(
+            self.command(&docker_bin(), args),
+            format!("docker {}", args.join(" ")),
+            Duration::from_secs(60),
+        )
     }
 
     /// A command with stdin from `input`.
     pub fn with_stdin(&self, docker: bool, args: &[&str], input: &[u8]) -> Out {
         let bin = if docker { docker_bin() } else { berth_bin() };
         let mut cmd = self.command(&bin, args);
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn");
         {
             use std::io::Write;
             let mut stdin = child.stdin.take().expect("stdin");
             stdin.write_all(input).expect("write stdin");
         }
-        let shown = format!("{} {}", if docker { "docker" } else { "berth" }, args.join(" "));
+        let shown = format!(
+            "{} {}",
+            if docker { "docker" } else { "berth" },
+            args.join(" ")
+        );
         let out = wait_timeout(child, Duration::from_secs(60), &shown);
-        Out { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), cmd: shown }
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            cmd: shown,
+        }
     }
 
     /// A command left running (`logs -f`, `events`); killed by the guard.
@@ -211,15 +260,31 @@ impl Env {
         let bin = if docker { docker_bin() } else { berth_bin() };
         let mut cmd = self.command(&bin, args);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        Background { child: Some(cmd.spawn().expect("spawn")), shown: format!("{} {}", if docker { "docker" } else { "berth" }, args.join(" ")) }
+        Background {
+            child: Some(cmd.spawn().expect("spawn")),
+            shown: format!(
+                "{} {}",
+                if docker { "docker" } else { "berth" },
+                args.join(" ")
+            ),
+        }
     }
 
     /// The environment (for commands a test composes itself, like tmux).
     pub fn vars(&self) -> Vec<(String, String)> {
         vec![
-            ("BERTH_HOST".into(), format!("unix://{}", self.sock.display())),
-            ("DOCKER_HOST".into(), format!("unix://{}", self.sock.display())),
-            ("DOCKER_CONFIG".into(), self.dir.path().join("config").display().to_string()),
+            (
+                "BERTH_HOST".into(),
+                format!("unix://{}", self.sock.display()),
+            ),
+            (
+                "DOCKER_HOST".into(),
+                format!("unix://{}", self.sock.display()),
+            ),
+            (
+                "DOCKER_CONFIG".into(),
+                self.dir.path().join("config").display().to_string(),
+            ),
             ("BERTH_NO_AUTOSTART".into(), "1".into()),
         ]
     }
@@ -227,7 +292,11 @@ impl Env {
     /// Every container ID, through the API.
     pub fn all_containers(&self) -> Vec<String> {
         let o = self.berth(&["ps", "-aq", "--no-trunc"]);
-        o.stdout.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect()
+        o.stdout
+            .lines()
+            .map(str::to_owned)
+            .filter(|l| !l.is_empty())
+            .collect()
     }
 
     fn teardown(&mut self) {
@@ -257,7 +326,10 @@ impl Env {
         // whatever a crashed run left: shims by their root, then mounts
         kill_processes_mentioning(self.dir.path());
         let root = self.dir.path().display().to_string();
-        let mut mounts: Vec<_> = berth_test_support::leaks::mountinfo().into_iter().filter(|m| m.mount_point.starts_with(&root)).collect();
+        let mut mounts: Vec<_> = berth_test_support::leaks::mountinfo()
+            .into_iter()
+            .filter(|m| m.mount_point.starts_with(&root))
+            .collect();
         mounts.sort_by_key(|m| std::cmp::Reverse(m.mount_point.len()));
         for m in mounts {
             let _ = nix::mount::umount2(m.mount_point.as_str(), nix::mount::MntFlags::MNT_DETACH);
@@ -267,7 +339,11 @@ impl Env {
     /// Containers, mounts, shim processes, netns files, container
     /// directories and snapshots left under our roots.
     pub fn leftovers(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.all_containers().into_iter().map(|c| format!("container {c}")).collect();
+        let mut out: Vec<String> = self
+            .all_containers()
+            .into_iter()
+            .map(|c| format!("container {c}"))
+            .collect();
         let root = self.dir.path().display().to_string();
         for m in berth_test_support::leaks::mountinfo() {
             if m.mount_point.starts_with(&root) && !m.mount_point.ends_with("/run/netns") {
@@ -275,11 +351,19 @@ impl Env {
             }
         }
         for sub in ["run/shims", "lib/containers", "run/netns"] {
-            for e in std::fs::read_dir(self.dir.path().join(sub)).into_iter().flatten().flatten() {
+            for e in std::fs::read_dir(self.dir.path().join(sub))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
                 out.push(format!("{sub}/{}", e.file_name().to_string_lossy()));
             }
         }
-        for e in std::fs::read_dir(self.dir.path().join("lib/snapshots/names")).into_iter().flatten().flatten() {
+        for e in std::fs::read_dir(self.dir.path().join("lib/snapshots/names"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let n = e.file_name().to_string_lossy().into_owned();
             if !n.starts_with("sha256") {
                 out.push(format!("snapshot {n}"));
@@ -290,7 +374,10 @@ impl Env {
             if !pid.bytes().all(|b| b.is_ascii_digit()) {
                 continue;
             }
-            let cmd = String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()).replace('\0', " ");
+            let cmd = String::from_utf8_lossy(
+                &std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default(),
+            )
+            .replace('\0', " ");
             if cmd.contains(&root) && cmd.contains("berth-shim") {
                 out.push(format!("shim process {pid}"));
             }
@@ -308,9 +395,13 @@ impl Drop for Env {
 /// Kills processes whose command line names `dir` (shims of this test).
 fn kill_processes_mentioning(dir: &Path) {
     let needle = dir.to_string_lossy().into_owned();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
     for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
         if pid == std::process::id() as i32 {
             continue;
         }
@@ -333,7 +424,12 @@ impl Background {
     pub fn wait(mut self, timeout: Duration) -> Out {
         let child = self.child.take().expect("child");
         let out = wait_timeout(child, timeout, &self.shown);
-        Out { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), cmd: self.shown.clone() }
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            cmd: self.shown.clone(),
+        }
     }
 }
 
@@ -359,8 +455,18 @@ fn wait_timeout(mut child: Child, timeout: Duration, shown: &str) -> std::proces
             b
         })
     };
-    let t1 = drain(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
-    let t2 = drain(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+    let t1 = drain(
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let t2 = drain(
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
     let deadline = Instant::now() + timeout;
     let status = loop {
         match child.try_wait() {
@@ -369,18 +475,29 @@ fn wait_timeout(mut child: Child, timeout: Duration, shown: &str) -> std::proces
                 let _ = child.kill();
                 let _ = child.wait();
                 let (o, e) = (t1.join().unwrap_or_default(), t2.join().unwrap_or_default());
-                panic!("`{shown}` did not finish within {timeout:?}\nstdout: {}\nstderr: {}", String::from_utf8_lossy(&o), String::from_utf8_lossy(&e));
+                panic!(
+                    "`{shown}` did not finish within {timeout:?}\nstdout: {}\nstderr: {}",
+                    String::from_utf8_lossy(&o),
+                    String::from_utf8_lossy(&e)
+                );
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             Err(e) => panic!("wait {shown}: {e}"),
         }
     };
-    std::process::Output { status, stdout: t1.join().unwrap_or_default(), stderr: t2.join().unwrap_or_default() }
+    std::process::Output {
+        status,
+        stdout: t1.join().unwrap_or_default(),
+        stderr: t2.join().unwrap_or_default(),
+    }
 }
 
 /// docker's text with berth's names, for comparing messages.
 pub fn as_berth(s: &str) -> String {
-    s.replace("docker ", "berth ").replace("'docker", "'berth").replace("docker:", "berth:").replace("Docker daemon", "berth daemon")
+    s.replace("docker ", "berth ")
+        .replace("'docker", "'berth")
+        .replace("docker:", "berth:")
+        .replace("Docker daemon", "berth daemon")
 }
 
 /// A 64-hex-digit ID on a line of its own.

@@ -14,25 +14,44 @@ use crate::stream::{self, End, StreamOptions};
 use crate::term;
 
 static FLAGS: &[Flag] = &[
-    v("detach-keys", "string", "Override the key sequence for detaching a container"),
+    v(
+        "detach-keys",
+        "string",
+        "Override the key sequence for detaching a container",
+    ),
     b("no-stdin", "Do not attach STDIN"),
     b("sig-proxy", "Proxy all received signals to the process").default_value("true"),
 ];
 
-pub static SPEC: Spec = Spec::new("attach", "[OPTIONS] CONTAINER", "Attach local standard input, output, and error streams to a running container", FLAGS, Args::Exact(1))
-    .aliases("berth container attach, berth attach");
+pub static SPEC: Spec = Spec::new(
+    "attach",
+    "[OPTIONS] CONTAINER",
+    "Attach local standard input, output, and error streams to a running container",
+    FLAGS,
+    Args::Exact(1),
+)
+.aliases("berth container attach, berth attach");
 
 fn check_state(client: &Client, id: &str) -> anyhow::Result<ContainerInspect> {
     let c = inspect_container(client, id)?;
     let st = c.state.clone().unwrap_or_default();
     if !st.running {
-        return Err(StatusError::new(1, "You cannot attach to a stopped container, start it first"));
+        return Err(StatusError::new(
+            1,
+            "You cannot attach to a stopped container, start it first",
+        ));
     }
     if st.paused {
-        return Err(StatusError::new(1, "You cannot attach to a paused container, unpause it first"));
+        return Err(StatusError::new(
+            1,
+            "You cannot attach to a paused container, unpause it first",
+        ));
     }
     if st.restarting {
-        return Err(StatusError::new(1, "You cannot attach to a restarting container, wait until it is running"));
+        return Err(StatusError::new(
+            1,
+            "You cannot attach to a restarting container, wait until it is running",
+        ));
     }
     Ok(c)
 }
@@ -50,23 +69,39 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
     let stdin = !m.bool("no-stdin") && cfg.open_stdin;
     let (keys, keys_text) = detach_keys(ctx, m.value("detach-keys"));
     let proxy = (!m.changed("sig-proxy") || m.bool("sig-proxy")) && !cfg.tty;
-    let resize_target = (cfg.tty && term::is_tty(term::STDOUT)).then(|| ("containers", c.id.clone()));
+    let resize_target =
+        (cfg.tty && term::is_tty(term::STDOUT)).then(|| ("containers", c.id.clone()));
     install_signals(ctx, &c.id, proxy, resize_target.clone())?;
-    let q = Query::new().add_if(!keys_text.is_empty(), "detachKeys", &keys_text).add("stream", "1").add_if(stdin, "stdin", "1").add("stdout", "1").add("stderr", "1");
-    let conn = client.hijack(&format!("/containers/{}/attach{}", seg(name), q.as_str()), None)?;
+    let q = Query::new()
+        .add_if(!keys_text.is_empty(), "detachKeys", &keys_text)
+        .add("stream", "1")
+        .add_if(stdin, "stdin", "1")
+        .add("stdout", "1")
+        .add("stderr", "1");
+    let conn = client.hijack(
+        &format!("/containers/{}/attach{}", seg(name), q.as_str()),
+        None,
+    )?;
     // the container may have stopped between the check and the attach
     check_state(client, name)?;
     if resize_target.is_some() {
         initial_resize(client, "containers", &c.id);
     }
-    let opts = StreamOptions { tty: cfg.tty, stdin, stdout: true, stderr: true, detach_keys: keys };
+    let opts = StreamOptions {
+        tty: cfg.tty,
+        stdin,
+        stdout: true,
+        stderr: true,
+        detach_keys: keys,
+    };
     match stream::run(conn, &opts) {
         Ok(End::Detached) => return Err(StatusError::new(1, "read escape sequence")),
         Ok(End::Done) => {}
         Err(e) => return Err(StatusError::new(1, e.to_string())),
     }
     let body = client.finish(wait)?;
-    let r: berth_docker_types::container::ContainerWaitResponse = crate::client::decode("wait", &body)?;
+    let r: berth_docker_types::container::ContainerWaitResponse =
+        crate::client::decode("wait", &body)?;
     if let Some(e) = r.error.filter(|e| !e.message.is_empty()) {
         return Err(StatusError::new(1, e.message));
     }

@@ -27,9 +27,17 @@ use crate::flags::{Args, Flag, Matches, Spec, bs};
 use crate::format::units::human_size_prec;
 
 static FLAGS: &[Flag] = &[
-    bs('a', "archive", "Archive mode (copy all uid/gid information)"),
+    bs(
+        'a',
+        "archive",
+        "Archive mode (copy all uid/gid information)",
+    ),
     bs('L', "follow-link", "Always follow symbol link in SRC_PATH"),
-    bs('q', "quiet", "Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached"),
+    bs(
+        'q',
+        "quiet",
+        "Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached",
+    ),
 ];
 
 pub static SPEC: Spec = Spec::new(
@@ -57,15 +65,28 @@ pub fn split_cp_arg(arg: &str) -> (Option<&str>, &str) {
 }
 
 fn stat_header(resp_header: Option<&str>) -> Option<ContainerPathStat> {
-    let raw = base64::engine::general_purpose::STANDARD.decode(resp_header?.trim()).ok()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(resp_header?.trim())
+        .ok()?;
     serde_json::from_slice(&raw).ok()
 }
 
 /// `HEAD /containers/{id}/archive?path=`: the stat of a path in a container.
-fn stat_in_container(ctx: &Ctx, container: &str, path: &str) -> Result<ContainerPathStat, ClientError> {
-    let client = ctx.client().map_err(|e| ClientError::StartDaemon(e.to_string()))?;
+fn stat_in_container(
+    ctx: &Ctx,
+    container: &str,
+    path: &str,
+) -> Result<ContainerPathStat, ClientError> {
+    let client = ctx
+        .client()
+        .map_err(|e| ClientError::StartDaemon(e.to_string()))?;
     let q = Query::new().add("path", path);
-    let resp = client.send("HEAD", &format!("/containers/{}/archive{}", seg(container), q.as_str()), &[], Body::Empty)?;
+    let resp = client.send(
+        "HEAD",
+        &format!("/containers/{}/archive{}", seg(container), q.as_str()),
+        &[],
+        Body::Empty,
+    )?;
     let st = stat_header(resp.header("X-Docker-Container-Path-Stat")).unwrap_or_default();
     if let Some(c) = resp.into_reusable() {
         let _ = c;
@@ -81,7 +102,10 @@ fn asks_for_contents(p: &str) -> bool {
 fn base_name(p: &str) -> String {
     let t = p.trim_end_matches('/');
     let t = t.strip_suffix("/.").unwrap_or(t);
-    Path::new(t).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| t.to_owned())
+    Path::new(t)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| t.to_owned())
 }
 
 fn human(n: u64) -> String {
@@ -94,14 +118,35 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
     let (dc, dp) = split_cp_arg(dst);
     let quiet = m.bool("quiet") || !crate::term::is_tty(2);
     match (sc, dc) {
-        (Some(_), Some(_)) => Err(StatusError::new(1, "copying between containers is not supported")),
-        (None, None) => Err(StatusError::new(1, "must specify at least one container source")),
+        (Some(_), Some(_)) => Err(StatusError::new(
+            1,
+            "copying between containers is not supported",
+        )),
+        (None, None) => Err(StatusError::new(
+            1,
+            "must specify at least one container source",
+        )),
         (Some(c), None) => from_container(ctx, c, sp, dp, m.bool("follow-link"), quiet),
-        (None, Some(c)) => to_container(ctx, sp, c, dp, m.bool("archive"), m.bool("follow-link"), quiet),
+        (None, Some(c)) => to_container(
+            ctx,
+            sp,
+            c,
+            dp,
+            m.bool("archive"),
+            m.bool("follow-link"),
+            quiet,
+        ),
     }
 }
 
-fn from_container(ctx: &Ctx, container: &str, src: &str, dst: &str, follow: bool, quiet: bool) -> anyhow::Result<()> {
+fn from_container(
+    ctx: &Ctx,
+    container: &str,
+    src: &str,
+    dst: &str,
+    follow: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
     if src.is_empty() {
         return Err(StatusError::new(1, "source path cannot be empty"));
     }
@@ -114,7 +159,12 @@ fn from_container(ctx: &Ctx, container: &str, src: &str, dst: &str, follow: bool
         }
     }
     let q = Query::new().add("path", &src_path);
-    let resp = client.stream("GET", &format!("/containers/{}/archive{}", seg(container), q.as_str()), &[], Body::Empty)?;
+    let resp = client.stream(
+        "GET",
+        &format!("/containers/{}/archive{}", seg(container), q.as_str()),
+        &[],
+        Body::Empty,
+    )?;
     let st = stat_header(resp.header("X-Docker-Container-Path-Stat")).unwrap_or_default();
     if dst == "-" {
         let mut out = io::stdout().lock();
@@ -127,7 +177,11 @@ fn from_container(ctx: &Ctx, container: &str, src: &str, dst: &str, follow: bool
     let dst_path = PathBuf::from(dst);
     let dst_meta = fs::metadata(&dst_path).ok();
     // where entries land: into dst (existing dir) or as dst (renamed root)
-    let root_name = if st.name.is_empty() { base_name(&src_path) } else { st.name.clone() };
+    let root_name = if st.name.is_empty() {
+        base_name(&src_path)
+    } else {
+        st.name.clone()
+    };
     let (into_dir, rename_root_to): (PathBuf, Option<String>) = match dst_meta {
         Some(md) if md.is_dir() => {
             if src_is_dir && asks_for_contents(src) {
@@ -136,23 +190,48 @@ fn from_container(ctx: &Ctx, container: &str, src: &str, dst: &str, follow: bool
                 (dst_path.clone(), None)
             }
         }
-        Some(_) if src_is_dir => return Err(StatusError::new(1, format!("cannot copy directory to file: {dst}"))),
+        Some(_) if src_is_dir => {
+            return Err(StatusError::new(
+                1,
+                format!("cannot copy directory to file: {dst}"),
+            ));
+        }
         Some(_) => {
-            let parent = dst_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+            let parent = dst_path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf();
             (parent, Some(base_name(dst)))
         }
         None => {
             if dst.ends_with('/') && !src_is_dir {
-                return Err(StatusError::new(1, format!("destination directory {dst} must exist")));
+                return Err(StatusError::new(
+                    1,
+                    format!("destination directory {dst} must exist"),
+                ));
             }
-            let parent = dst_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+            let parent = dst_path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf();
             if !parent.is_dir() {
-                return Err(StatusError::new(1, format!("destination directory {} must exist", parent.display())));
+                return Err(StatusError::new(
+                    1,
+                    format!("destination directory {} must exist", parent.display()),
+                ));
             }
             (parent, Some(base_name(dst)))
         }
     };
-    let copied = extract(resp, &into_dir, &root_name, rename_root_to.as_deref(), quiet)?;
+    let copied = extract(
+        resp,
+        &into_dir,
+        &root_name,
+        rename_root_to.as_deref(),
+        quiet,
+    )?;
     if !quiet {
         crate::commands::eprintln(&format!("\rSuccessfully copied {} to {dst}", human(copied)));
     }
@@ -161,7 +240,10 @@ fn from_container(ctx: &Ctx, container: &str, src: &str, dst: &str, follow: bool
 
 /// Why an archive entry was refused.
 fn escape_error(name: &str) -> anyhow::Error {
-    StatusError::new(1, format!("invalid archive entry {name:?}: it would leave the destination"))
+    StatusError::new(
+        1,
+        format!("invalid archive entry {name:?}: it would leave the destination"),
+    )
 }
 
 /// The relative path of an entry, with its first component renamed
@@ -197,9 +279,19 @@ fn safe_parent(base: &Path, rel: &Path) -> anyhow::Result<PathBuf> {
     for c in &comps[..comps.len().saturating_sub(1)] {
         cur.push(c);
         match fs::symlink_metadata(&cur) {
-            Ok(md) if md.file_type().is_symlink() => return Err(escape_error(&rel.to_string_lossy())),
+            Ok(md) if md.file_type().is_symlink() => {
+                return Err(escape_error(&rel.to_string_lossy()));
+            }
             Ok(md) if md.is_dir() => {}
-            Ok(_) => return Err(StatusError::new(1, format!("cannot create directory {}: a file is in the way", cur.display()))),
+            Ok(_) => {
+                return Err(StatusError::new(
+                    1,
+                    format!(
+                        "cannot create directory {}: a file is in the way",
+                        cur.display()
+                    ),
+                ));
+            }
             Err(_) => fs::create_dir(&cur)?,
         }
     }
@@ -207,15 +299,27 @@ fn safe_parent(base: &Path, rel: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// Extracts a tar stream under `dir`; returns the bytes of file content.
-pub fn extract(body: impl Read, dir: &Path, root: &str, rename: Option<&str>, quiet: bool) -> anyhow::Result<u64> {
+pub fn extract(
+    body: impl Read,
+    dir: &Path,
+    root: &str,
+    rename: Option<&str>,
+    quiet: bool,
+) -> anyhow::Result<u64> {
     let mut ar = tar::Archive::new(body);
     let mut total = 0u64;
     let mut dir_times: Vec<(PathBuf, u64)> = Vec::new();
     for entry in ar.entries()? {
         let mut e = entry?;
         let raw = e.path()?.into_owned();
-        let Some(rel) = entry_rel(&raw, root, rename) else { return Err(escape_error(&raw.to_string_lossy())) };
-        let target = if rel.as_os_str().is_empty() { dir.to_path_buf() } else { safe_parent(dir, &rel)? };
+        let Some(rel) = entry_rel(&raw, root, rename) else {
+            return Err(escape_error(&raw.to_string_lossy()));
+        };
+        let target = if rel.as_os_str().is_empty() {
+            dir.to_path_buf()
+        } else {
+            safe_parent(dir, &rel)?
+        };
         let h = e.header();
         let mode = h.mode().unwrap_or(0o644) & 0o7777;
         let mtime = h.mtime().unwrap_or(0);
@@ -224,8 +328,18 @@ pub fn extract(body: impl Read, dir: &Path, root: &str, rename: Option<&str>, qu
             tar::EntryType::Directory => {
                 match fs::symlink_metadata(&target) {
                     Ok(md) if md.is_dir() => {}
-                    Ok(md) if md.file_type().is_symlink() => return Err(escape_error(&raw.to_string_lossy())),
-                    Ok(_) => return Err(StatusError::new(1, format!("cannot overwrite non-directory {} with directory", target.display()))),
+                    Ok(md) if md.file_type().is_symlink() => {
+                        return Err(escape_error(&raw.to_string_lossy()));
+                    }
+                    Ok(_) => {
+                        return Err(StatusError::new(
+                            1,
+                            format!(
+                                "cannot overwrite non-directory {} with directory",
+                                target.display()
+                            ),
+                        ));
+                    }
                     Err(_) => fs::create_dir(&target)?,
                 }
                 fs::set_permissions(&target, fs::Permissions::from_mode(mode))?;
@@ -234,11 +348,22 @@ pub fn extract(body: impl Read, dir: &Path, root: &str, rename: Option<&str>, qu
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 if let Ok(md) = fs::symlink_metadata(&target) {
                     if md.is_dir() {
-                        return Err(StatusError::new(1, format!("cannot overwrite directory {} with non-directory", target.display())));
+                        return Err(StatusError::new(
+                            1,
+                            format!(
+                                "cannot overwrite directory {} with non-directory",
+                                target.display()
+                            ),
+                        ));
                     }
                     fs::remove_file(&target)?;
                 }
-                let mut f = fs::OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_NOFOLLOW).mode(mode).open(&target)?;
+                let mut f = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .mode(mode)
+                    .open(&target)?;
                 let n = io::copy(&mut e, &mut f)?;
                 total += n;
                 f.set_permissions(fs::Permissions::from_mode(mode))?;
@@ -249,7 +374,10 @@ pub fn extract(body: impl Read, dir: &Path, root: &str, rename: Option<&str>, qu
                 }
             }
             tar::EntryType::Symlink => {
-                let link = e.link_name()?.ok_or_else(|| anyhow::anyhow!("symlink without target in archive"))?.into_owned();
+                let link = e
+                    .link_name()?
+                    .ok_or_else(|| anyhow::anyhow!("symlink without target in archive"))?
+                    .into_owned();
                 if fs::symlink_metadata(&target).is_ok() {
                     fs::remove_file(&target)?;
                 }
@@ -257,10 +385,18 @@ pub fn extract(body: impl Read, dir: &Path, root: &str, rename: Option<&str>, qu
                 set_mtime(&target, mtime, true);
             }
             tar::EntryType::Link => {
-                let link = e.link_name()?.ok_or_else(|| anyhow::anyhow!("hard link without target in archive"))?.into_owned();
-                let Some(lrel) = entry_rel(&link, root, rename) else { return Err(escape_error(&link.to_string_lossy())) };
+                let link = e
+                    .link_name()?
+                    .ok_or_else(|| anyhow::anyhow!("hard link without target in archive"))?
+                    .into_owned();
+                let Some(lrel) = entry_rel(&link, root, rename) else {
+                    return Err(escape_error(&link.to_string_lossy()));
+                };
                 let from = safe_parent(dir, &lrel)?;
-                if fs::symlink_metadata(&from).map(|m| m.file_type().is_symlink()).unwrap_or(true) {
+                if fs::symlink_metadata(&from)
+                    .map(|m| m.file_type().is_symlink())
+                    .unwrap_or(true)
+                {
                     return Err(escape_error(&link.to_string_lossy()));
                 }
                 if fs::symlink_metadata(&target).is_ok() {
@@ -279,10 +415,19 @@ pub fn extract(body: impl Read, dir: &Path, root: &str, rename: Option<&str>, qu
 }
 
 fn set_mtime(p: &Path, secs: u64, nofollow: bool) {
-    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else { return };
-    let t = libc::timespec { tv_sec: secs as libc::time_t, tv_nsec: 0 };
+    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
+        return;
+    };
+    let t = libc::timespec {
+        tv_sec: secs as libc::time_t,
+        tv_nsec: 0,
+    };
     let times = [t, t];
-    let flags = if nofollow { libc::AT_SYMLINK_NOFOLLOW } else { 0 };
+    let flags = if nofollow {
+        libc::AT_SYMLINK_NOFOLLOW
+    } else {
+        0
+    };
     // SAFETY: c is a NUL-terminated path, times points to two timespecs.
     unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), flags) };
 }
@@ -295,7 +440,11 @@ fn build_tar(src: &Path, root: &str, follow_top: bool) -> anyhow::Result<(fs::Fi
     let mut b = tar::Builder::new(tmp.try_clone()?);
     b.follow_symlinks(false);
     let mut total = 0u64;
-    let md = if follow_top { fs::metadata(src)? } else { fs::symlink_metadata(src)? };
+    let md = if follow_top {
+        fs::metadata(src)?
+    } else {
+        fs::symlink_metadata(src)?
+    };
     if md.is_dir() {
         add_dir(&mut b, src, Path::new(root), &mut total)?;
     } else if md.file_type().is_symlink() {
@@ -320,14 +469,31 @@ fn build_tar(src: &Path, root: &str, follow_top: bool) -> anyhow::Result<(fs::Fi
 
 fn tempfile_in_tmp() -> io::Result<fs::File> {
     let dir = std::env::temp_dir();
-    let path = dir.join(format!(".berth-cp-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)));
-    let f = fs::OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
+    let path = dir.join(format!(
+        ".berth-cp-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
     // unlinked at once: the open file is all we need
     let _ = fs::remove_file(&path);
     Ok(f)
 }
 
-fn add_dir(b: &mut tar::Builder<fs::File>, dir: &Path, name: &Path, total: &mut u64) -> anyhow::Result<()> {
+fn add_dir(
+    b: &mut tar::Builder<fs::File>,
+    dir: &Path,
+    name: &Path,
+    total: &mut u64,
+) -> anyhow::Result<()> {
     if !name.as_os_str().is_empty() {
         let md = fs::symlink_metadata(dir)?;
         let mut h = tar::Header::new_gnu();
@@ -363,7 +529,15 @@ fn add_dir(b: &mut tar::Builder<fs::File>, dir: &Path, name: &Path, total: &mut 
     Ok(())
 }
 
-fn to_container(ctx: &Ctx, src: &str, container: &str, dst: &str, archive: bool, follow: bool, quiet: bool) -> anyhow::Result<()> {
+fn to_container(
+    ctx: &Ctx,
+    src: &str,
+    container: &str,
+    dst: &str,
+    archive: bool,
+    follow: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
     if dst.is_empty() {
         return Err(StatusError::new(1, "destination path cannot be empty"));
     }
@@ -384,41 +558,90 @@ fn to_container(ctx: &Ctx, src: &str, container: &str, dst: &str, archive: bool,
     };
     let dst_is_dir = dst_stat.as_ref().is_some_and(|s| s.mode & GO_MODE_DIR != 0);
     let q = |dir: &str| {
-        Query::new().add("copyUIDGID", if archive { "true" } else { "false" }).add("noOverwriteDirNonDir", "true").add("path", dir).as_str().to_owned()
+        Query::new()
+            .add("copyUIDGID", if archive { "true" } else { "false" })
+            .add("noOverwriteDirNonDir", "true")
+            .add("path", dir)
+            .as_str()
+            .to_owned()
     };
     if src == "-" {
         if !dst_is_dir {
-            return Err(StatusError::new(1, format!("destination \"{container}:{dst}\" must be a directory")));
+            return Err(StatusError::new(
+                1,
+                format!("destination \"{container}:{dst}\" must be a directory"),
+            ));
         }
         let mut stdin = io::stdin().lock();
-        client.call("PUT", &format!("/containers/{}/archive{}", seg(container), q(&dst_path)), Body::Stream(&mut stdin, "application/x-tar"))?;
+        client.call(
+            "PUT",
+            &format!("/containers/{}/archive{}", seg(container), q(&dst_path)),
+            Body::Stream(&mut stdin, "application/x-tar"),
+        )?;
         return Ok(());
     }
     let src_p = Path::new(src);
-    let md = if follow { fs::metadata(src_p) } else { fs::symlink_metadata(src_p) };
-    let md = md.map_err(|e| StatusError::new(1, format!("could not find the file {src} in the local filesystem: lstat {src}: {}", crate::opts::kv::io_text(&e))))?;
+    let md = if follow {
+        fs::metadata(src_p)
+    } else {
+        fs::symlink_metadata(src_p)
+    };
+    let md = md.map_err(|e| {
+        StatusError::new(
+            1,
+            format!(
+                "could not find the file {src} in the local filesystem: lstat {src}: {}",
+                crate::opts::kv::io_text(&e)
+            ),
+        )
+    })?;
     let src_is_dir = md.is_dir();
     let src_base = base_name(src);
     // docker's PrepareArchiveCopy: into an existing directory, or as the destination
     let (dir, root) = if dst_is_dir {
-        if src_is_dir && asks_for_contents(src) { (dst_path.clone(), String::new()) } else { (dst_path.clone(), src_base) }
+        if src_is_dir && asks_for_contents(src) {
+            (dst_path.clone(), String::new())
+        } else {
+            (dst_path.clone(), src_base)
+        }
     } else if dst_stat.is_some() {
         if src_is_dir {
-            return Err(StatusError::new(1, format!("cannot copy directory to file: {container}:{dst}")));
+            return Err(StatusError::new(
+                1,
+                format!("cannot copy directory to file: {container}:{dst}"),
+            ));
         }
         let p = Path::new(&dst_path);
-        (p.parent().map_or("/".to_owned(), |d| d.to_string_lossy().into_owned()), base_name(&dst_path))
+        (
+            p.parent()
+                .map_or("/".to_owned(), |d| d.to_string_lossy().into_owned()),
+            base_name(&dst_path),
+        )
     } else {
         if dst_path.ends_with('/') && !src_is_dir {
-            return Err(StatusError::new(1, format!("destination directory {container}:{dst} must exist")));
+            return Err(StatusError::new(
+                1,
+                format!("destination directory {container}:{dst} must exist"),
+            ));
         }
         let p = Path::new(dst_path.trim_end_matches('/'));
-        (p.parent().map_or("/".to_owned(), |d| d.to_string_lossy().into_owned()), base_name(&dst_path))
+        (
+            p.parent()
+                .map_or("/".to_owned(), |d| d.to_string_lossy().into_owned()),
+            base_name(&dst_path),
+        )
     };
     let (mut tarfile, total) = build_tar(src_p, &root, follow)?;
-    client.call("PUT", &format!("/containers/{}/archive{}", seg(container), q(&dir)), Body::Stream(&mut tarfile, "application/x-tar"))?;
+    client.call(
+        "PUT",
+        &format!("/containers/{}/archive{}", seg(container), q(&dir)),
+        Body::Stream(&mut tarfile, "application/x-tar"),
+    )?;
     if !quiet {
-        crate::commands::eprintln(&format!("Successfully copied {} to {container}:{dst}", human(total)));
+        crate::commands::eprintln(&format!(
+            "Successfully copied {} to {container}:{dst}",
+            human(total)
+        ));
     }
     Ok(())
 }
@@ -438,10 +661,24 @@ mod tests {
 
     #[test]
     fn entry_paths() {
-        assert_eq!(entry_rel(Path::new("hosts"), "hosts", Some("h2")), Some(PathBuf::from("h2")));
-        assert_eq!(entry_rel(Path::new("hosts"), "hosts", Some("h2")).unwrap().to_str(), Some("h2"));
-        assert_eq!(entry_rel(Path::new("etc/a"), "etc", Some("")), Some(PathBuf::from("a")));
-        assert_eq!(entry_rel(Path::new("/etc/a"), "etc", None), Some(PathBuf::from("etc/a")));
+        assert_eq!(
+            entry_rel(Path::new("hosts"), "hosts", Some("h2")),
+            Some(PathBuf::from("h2"))
+        );
+        assert_eq!(
+            entry_rel(Path::new("hosts"), "hosts", Some("h2"))
+                .unwrap()
+                .to_str(),
+            Some("h2")
+        );
+        assert_eq!(
+            entry_rel(Path::new("etc/a"), "etc", Some("")),
+            Some(PathBuf::from("a"))
+        );
+        assert_eq!(
+            entry_rel(Path::new("/etc/a"), "etc", None),
+            Some(PathBuf::from("etc/a"))
+        );
         assert_eq!(entry_rel(Path::new("etc/../../x"), "etc", None), None);
     }
 
@@ -472,10 +709,16 @@ mod tests {
     #[test]
     fn extracts_and_renames() {
         let d = tempfile::tempdir().unwrap();
-        let t = tar_of(&[("etc", tar::EntryType::Directory, b"", ""), ("etc/a", tar::EntryType::Regular, b"hello", "")]);
+        let t = tar_of(&[
+            ("etc", tar::EntryType::Directory, b"", ""),
+            ("etc/a", tar::EntryType::Regular, b"hello", ""),
+        ]);
         let n = extract(&t[..], d.path(), "etc", Some("copy"), true).unwrap();
         assert_eq!(n, 5);
-        assert_eq!(fs::read_to_string(d.path().join("copy/a")).unwrap(), "hello");
+        assert_eq!(
+            fs::read_to_string(d.path().join("copy/a")).unwrap(),
+            "hello"
+        );
     }
 
     #[test]
@@ -488,13 +731,29 @@ mod tests {
         assert!(extract(&t[..], &inside, "x", None, true).is_err());
         assert!(!d.path().join("evil").exists());
         // a symlink out, then a write through it
-        let t = tar_of(&[("l", tar::EntryType::Symlink, b"", d.path().to_str().unwrap()), ("l/evil2", tar::EntryType::Regular, b"x", "")]);
+        let t = tar_of(&[
+            (
+                "l",
+                tar::EntryType::Symlink,
+                b"",
+                d.path().to_str().unwrap(),
+            ),
+            ("l/evil2", tar::EntryType::Regular, b"x", ""),
+        ]);
         assert!(extract(&t[..], &inside, "l", None, true).is_err());
         assert!(!d.path().join("evil2").exists());
         // a file replaced by a symlink is not written through either
-        let t = tar_of(&[("f", tar::EntryType::Symlink, b"", "/etc/passwd"), ("f", tar::EntryType::Regular, b"x", "")]);
+        let t = tar_of(&[
+            ("f", tar::EntryType::Symlink, b"", "/etc/passwd"),
+            ("f", tar::EntryType::Regular, b"x", ""),
+        ]);
         extract(&t[..], &inside, "f", None, true).unwrap();
-        assert!(!fs::symlink_metadata(inside.join("f")).unwrap().file_type().is_symlink());
+        assert!(
+            !fs::symlink_metadata(inside.join("f"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert!(fs::read_to_string("/etc/passwd").unwrap().len() > 1);
         // a hard link to outside
         let t = tar_of(&[("h", tar::EntryType::Link, b"", "../../etc/passwd")]);
@@ -509,11 +768,19 @@ mod tests {
         std::os::unix::fs::symlink("f", d.path().join("src/l")).unwrap();
         let (f, total) = build_tar(&d.path().join("src"), "dst", false).unwrap();
         assert_eq!(total, 3);
-        let mut names: Vec<String> = tar::Archive::new(f).entries().unwrap().map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned()).collect();
+        let mut names: Vec<String> = tar::Archive::new(f)
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
         names.sort();
         assert_eq!(names, vec!["dst", "dst/f", "dst/l"]);
         let (f, _) = build_tar(&d.path().join("src"), "", false).unwrap();
-        let names: Vec<String> = tar::Archive::new(f).entries().unwrap().map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned()).collect();
+        let names: Vec<String> = tar::Archive::new(f)
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
         assert_eq!(names, vec!["f", "l"]);
     }
 }

@@ -13,10 +13,16 @@ use crate::flags::{Args, Matches, Spec};
 use crate::opts::{self, CreateOptions, OptsError};
 use crate::reference::Reference;
 
-pub static SPEC: Spec = Spec::new("create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container", opts::CREATE_FLAGS, Args::Min(1))
-    .aliases("berth container create, berth create")
-    .stop_at_first_arg()
-    .no_short_help();
+pub static SPEC: Spec = Spec::new(
+    "create",
+    "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+    "Create a new container",
+    opts::CREATE_FLAGS,
+    Args::Min(1),
+)
+.aliases("berth container create, berth create")
+.stop_at_first_arg()
+.no_short_help();
 
 /// Parses run/create options, reporting errors as docker does.
 pub fn parse_options(m: &Matches, command: &str) -> anyhow::Result<CreateOptions> {
@@ -44,18 +50,31 @@ struct CidFile {
 impl CidFile {
     fn open(path: &str) -> anyhow::Result<CidFile> {
         if path.is_empty() {
-            return Ok(CidFile { path: String::new(), file: None, written: false });
+            return Ok(CidFile {
+                path: String::new(),
+                file: None,
+                written: false,
+            });
         }
         if std::path::Path::new(path).exists() {
-            return Err(anyhow::anyhow!("container ID file found, make sure the other container isn't running or delete {path}"));
+            return Err(anyhow::anyhow!(
+                "container ID file found, make sure the other container isn't running or delete {path}"
+            ));
         }
-        let f = std::fs::File::create(path).map_err(|e| anyhow::anyhow!("failed to create the container ID file: {e}"))?;
-        Ok(CidFile { path: path.to_owned(), file: Some(f), written: false })
+        let f = std::fs::File::create(path)
+            .map_err(|e| anyhow::anyhow!("failed to create the container ID file: {e}"))?;
+        Ok(CidFile {
+            path: path.to_owned(),
+            file: Some(f),
+            written: false,
+        })
     }
 
     fn write(&mut self, id: &str) -> anyhow::Result<()> {
         if let Some(f) = &mut self.file {
-            f.write_all(id.as_bytes()).map_err(|e| anyhow::anyhow!("failed to write the container ID to the file: {e}"))?;
+            f.write_all(id.as_bytes()).map_err(|e| {
+                anyhow::anyhow!("failed to write the container ID to the file: {e}")
+            })?;
             self.written = true;
         }
         Ok(())
@@ -79,14 +98,24 @@ pub fn create_container(ctx: &Ctx, o: &CreateOptions, command: &str) -> anyhow::
     let mut cid = CidFile::open(&o.cidfile).map_err(|e| fail(&e))?;
     let image = &o.body.config.image;
     // a name (not an ID) can be pulled
-    let named = if crate::reference::is_full_id(image) { None } else { Some(Reference::parse(image).map_err(|e| fail(&e))?.with_default_tag()) };
+    let named = if crate::reference::is_full_id(image) {
+        None
+    } else {
+        Some(
+            Reference::parse(image)
+                .map_err(|e| fail(&e))?
+                .with_default_tag(),
+        )
+    };
     let client = ctx.client().map_err(|e| fail(&e))?;
     if o.pull == "always"
         && let Some(r) = &named
     {
         pull::pull_for_create(ctx, r, &o.platform, o.quiet).map_err(|e| fail(&e))?;
     }
-    let q = Query::new().add_if(!o.name.is_empty(), "name", &o.name).add_if(!o.platform.is_empty(), "platform", &o.platform);
+    let q = Query::new()
+        .add_if(!o.name.is_empty(), "name", &o.name)
+        .add_if(!o.platform.is_empty(), "platform", &o.platform);
     let path = format!("/containers/create{}", q.as_str());
     let created: Result<ContainerCreateResponse, ClientError> = client.post_json(&path, &o.body);
     let resp = match created {
@@ -106,6 +135,7 @@ pub fn create_container(ctx: &Ctx, o: &CreateOptions, command: &str) -> anyhow::
     for w in &resp.warnings {
         crate::commands::eprintln(&format!("WARNING: {w}"));
     }
-    cid.write(&resp.id).map_err(|e| StatusError::new(125, e.to_string()))?;
+    cid.write(&resp.id)
+        .map_err(|e| StatusError::new(125, e.to_string()))?;
     Ok(resp.id)
 }

@@ -6,12 +6,19 @@ use crate::app::Ctx;
 use crate::commands::seg;
 use crate::flags::{Args, Matches, Spec};
 
-pub static SPEC: Spec = Spec::new("diff", "CONTAINER", "Inspect changes to files or directories on a container's filesystem", &[], Args::Exact(1))
-    .aliases("berth container diff, berth diff");
+pub static SPEC: Spec = Spec::new(
+    "diff",
+    "CONTAINER",
+    "Inspect changes to files or directories on a container's filesystem",
+    &[],
+    Args::Exact(1),
+)
+.aliases("berth container diff, berth diff");
 
 pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
     let client = ctx.client()?;
-    let changes: Option<Vec<FilesystemChange>> = client.get(&format!("/containers/{}/changes", seg(&m.args[0])))?;
+    let changes: Option<Vec<FilesystemChange>> =
+        client.get(&format!("/containers/{}/changes", seg(&m.args[0])))?;
     let mut out = String::new();
     for c in changes.unwrap_or_default() {
         let k = match c.kind {

@@ -16,13 +16,34 @@ use crate::format::units::api_timestamp;
 static FLAGS: &[Flag] = &[
     b("details", "Show extra details provided to logs"),
     bs('f', "follow", "Follow log output"),
-    v("since", "string", "Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)"),
-    vs('n', "tail", "string", "Number of lines to show from the end of the logs").default_value("\"all\""),
+    v(
+        "since",
+        "string",
+        "Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)",
+    ),
+    vs(
+        'n',
+        "tail",
+        "string",
+        "Number of lines to show from the end of the logs",
+    )
+    .default_value("\"all\""),
     bs('t', "timestamps", "Show timestamps"),
-    v("until", "string", "Show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)"),
+    v(
+        "until",
+        "string",
+        "Show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)",
+    ),
 ];
 
-pub static SPEC: Spec = Spec::new("logs", "[OPTIONS] CONTAINER", "Fetch the logs of a container", FLAGS, Args::Exact(1)).aliases("berth container logs, berth logs");
+pub static SPEC: Spec = Spec::new(
+    "logs",
+    "[OPTIONS] CONTAINER",
+    "Fetch the logs of a container",
+    FLAGS,
+    Args::Exact(1),
+)
+.aliases("berth container logs, berth logs");
 
 /// Copies a log or attach stream: raw for a tty, demultiplexed otherwise.
 pub fn copy_stream(mut body: impl Read, tty: bool) -> anyhow::Result<()> {
@@ -56,7 +77,15 @@ pub fn copy_stream(mut body: impl Read, tty: bool) -> anyhow::Result<()> {
                     e.write_all(&chunk)?;
                     e.flush()?;
                 }
-                StreamType::Systemerr => return Err(StatusError::new(1, format!("error from daemon in stream: {}", String::from_utf8_lossy(&chunk)))),
+                StreamType::Systemerr => {
+                    return Err(StatusError::new(
+                        1,
+                        format!(
+                            "error from daemon in stream: {}",
+                            String::from_utf8_lossy(&chunk)
+                        ),
+                    ));
+                }
             }
         }
     }
@@ -64,8 +93,22 @@ pub fn copy_stream(mut body: impl Read, tty: bool) -> anyhow::Result<()> {
 }
 
 pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
-    let since = m.value("since").filter(|s| !s.is_empty()).map(|s| api_timestamp(s).map_err(|e| StatusError::new(1, format!("invalid value for \"since\": {e}")))).transpose()?;
-    let until = m.value("until").filter(|s| !s.is_empty()).map(|s| api_timestamp(s).map_err(|e| StatusError::new(1, format!("invalid value for \"until\": {e}")))).transpose()?;
+    let since = m
+        .value("since")
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            api_timestamp(s)
+                .map_err(|e| StatusError::new(1, format!("invalid value for \"since\": {e}")))
+        })
+        .transpose()?;
+    let until = m
+        .value("until")
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            api_timestamp(s)
+                .map_err(|e| StatusError::new(1, format!("invalid value for \"until\": {e}")))
+        })
+        .transpose()?;
     let client = ctx.client()?;
     let c = inspect_container(client, &m.args[0])?;
     let tty = c.config.as_ref().is_some_and(|c| c.tty);
@@ -78,6 +121,11 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
         .add("tail", m.value("tail").unwrap_or("all"))
         .add_if(m.bool("timestamps"), "timestamps", "1")
         .add_if(until.is_some(), "until", until.as_deref().unwrap_or(""));
-    let resp = client.stream("GET", &format!("/containers/{}/logs{}", seg(&c.id), q.as_str()), &[], Body::Empty)?;
+    let resp = client.stream(
+        "GET",
+        &format!("/containers/{}/logs{}", seg(&c.id), q.as_str()),
+        &[],
+        Body::Empty,
+    )?;
     copy_stream(resp, tty)
 }

@@ -30,11 +30,19 @@ use crate::client::Client;
 use crate::commands::seg;
 
 /// `GET /containers/{id}/json`.
-pub fn inspect_container(client: &Client, id: &str) -> Result<ContainerInspect, crate::client::ClientError> {
+pub fn inspect_container(
+    client: &Client,
+    id: &str,
+) -> Result<ContainerInspect, crate::client::ClientError> {
     client.get(&format!("/containers/{}/json", seg(id)))
 }
 
 /// Resizes a container's (or exec's) tty; `what` is `containers` or `exec`.
-pub fn resize(client: &Client, what: &str, id: &str, (rows, cols): (u16, u16)) -> Result<(), crate::client::ClientError> {
+pub fn resize(
+    client: &Client,
+    what: &str,
+    id: &str,
+    (rows, cols): (u16, u16),
+) -> Result<(), crate::client::ClientError> {
     client.post(&format!("/{what}/{}/resize?h={rows}&w={cols}", seg(id)))
 }

@@ -5,11 +5,21 @@ use crate::commands::container::inspect_container;
 use crate::error::StatusError;
 use crate::flags::{Args, Matches, Spec};
 
-pub static SPEC: Spec = Spec::new("port", "CONTAINER [PRIVATE_PORT[/PROTO]]", "List port mappings or a specific mapping for the container", &[], Args::Range(1, 2))
-    .aliases("berth container port, berth port");
+pub static SPEC: Spec = Spec::new(
+    "port",
+    "CONTAINER [PRIVATE_PORT[/PROTO]]",
+    "List port mappings or a specific mapping for the container",
+    &[],
+    Args::Range(1, 2),
+)
+.aliases("berth container port, berth port");
 
 fn join_host_port(ip: &str, port: &str) -> String {
-    if ip.contains(':') { format!("[{ip}]:{port}") } else { format!("{ip}:{port}") }
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
 }
 
 /// Go's `sortorder.NaturalLess`: digit runs compare as numbers.
@@ -24,8 +34,14 @@ pub fn natural_less(a: &str, b: &str) -> std::cmp::Ordering {
                 let nx = x.iter().take_while(|c| c.is_ascii_digit()).count();
                 let ny = y.iter().take_while(|c| c.is_ascii_digit()).count();
                 let (dx, dy) = (&x[..nx], &y[..ny]);
-                let tx: &[u8] = { let z = dx.iter().take_while(|c| **c == b'0').count(); &dx[z..] };
-                let ty: &[u8] = { let z = dy.iter().take_while(|c| **c == b'0').count(); &dy[z..] };
+                let tx: &[u8] = {
+                    let z = dx.iter().take_while(|c| **c == b'0').count();
+                    &dx[z..]
+                };
+                let ty: &[u8] = {
+                    let z = dy.iter().take_while(|c| **c == b'0').count();
+                    &dy[z..]
+                };
                 let o = tx.len().cmp(&ty.len()).then(tx.cmp(ty)).then(nx.cmp(&ny));
                 if o != std::cmp::Ordering::Equal {
                     return o;
@@ -53,17 +69,36 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
         let (port, proto) = spec.split_once('/').unwrap_or((spec, ""));
         let proto = if proto.is_empty() { "tcp" } else { proto };
         if port.parse::<u16>().is_err() {
-            return Err(StatusError::new(1, format!("Error: invalid port ({port}): strconv.ParseUint: parsing \"{port}\": invalid syntax")));
+            return Err(StatusError::new(
+                1,
+                format!(
+                    "Error: invalid port ({port}): strconv.ParseUint: parsing \"{port}\": invalid syntax"
+                ),
+            ));
         }
-        let frontends = ports.get(&format!("{port}/{proto}")).cloned().flatten().unwrap_or_default();
+        let frontends = ports
+            .get(&format!("{port}/{proto}"))
+            .cloned()
+            .flatten()
+            .unwrap_or_default();
         if frontends.is_empty() {
-            return Err(StatusError::new(1, format!("Error: No public port '{spec}' published for {}", m.args[0])));
+            return Err(StatusError::new(
+                1,
+                format!("Error: No public port '{spec}' published for {}", m.args[0]),
+            ));
         }
-        out.extend(frontends.iter().map(|f| join_host_port(&f.host_ip, &f.host_port)));
+        out.extend(
+            frontends
+                .iter()
+                .map(|f| join_host_port(&f.host_ip, &f.host_port)),
+        );
     } else {
         for (from, frontends) in &ports {
             for f in frontends.iter().flatten() {
-                out.push(format!("{from} -> {}", join_host_port(&f.host_ip, &f.host_port)));
+                out.push(format!(
+                    "{from} -> {}",
+                    join_host_port(&f.host_ip, &f.host_port)
+                ));
             }
         }
     }
@@ -80,9 +115,20 @@ mod tests {
 
     #[test]
     fn natural_order() {
-        let mut v = vec!["80/tcp -> 0.0.0.0:8080", "8080/tcp -> 0.0.0.0:1", "9/tcp -> :::9"];
+        let mut v = vec![
+            "80/tcp -> 0.0.0.0:8080",
+            "8080/tcp -> 0.0.0.0:1",
+            "9/tcp -> :::9",
+        ];
         v.sort_by(|a, b| natural_less(a, b));
-        assert_eq!(v, vec!["9/tcp -> :::9", "80/tcp -> 0.0.0.0:8080", "8080/tcp -> 0.0.0.0:1"]);
+        assert_eq!(
+            v,
+            vec![
+                "9/tcp -> :::9",
+                "80/tcp -> 0.0.0.0:8080",
+                "8080/tcp -> 0.0.0.0:1"
+            ]
+        );
         assert_eq!(join_host_port("::", "80"), "[::]:80");
     }
 }

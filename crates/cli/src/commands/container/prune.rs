@@ -10,12 +10,22 @@ use crate::format::units::human_size;
 
 static FLAGS: &[Flag] = &[FILTER, bs('f', "force", "Do not prompt for confirmation")];
 
-pub static SPEC: Spec = Spec::new("container prune", "[OPTIONS]", "Remove all stopped containers", FLAGS, Args::None);
+pub static SPEC: Spec = Spec::new(
+    "container prune",
+    "[OPTIONS]",
+    "Remove all stopped containers",
+    FLAGS,
+    Args::None,
+);
 
 /// Prunes and returns the reclaimed bytes and the lines to print.
 pub fn prune(ctx: &Ctx, f: &berth_docker_types::Filters) -> anyhow::Result<(u64, String)> {
     let q = Query::new().add_if(!f.is_empty(), "filters", &f.to_json());
-    let body = ctx.client()?.call("POST", &format!("/containers/prune{}", q.as_str()), Body::Empty)?;
+    let body = ctx.client()?.call(
+        "POST",
+        &format!("/containers/prune{}", q.as_str()),
+        Body::Empty,
+    )?;
     let r: ContainerPruneResponse = crate::client::decode("container prune", &body)?;
     let mut out = String::new();
     let deleted = r.containers_deleted.unwrap_or_default();
@@ -37,6 +47,9 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
     }
     let (space, out) = prune(ctx, &f)?;
     crate::commands::print(&out)?;
-    crate::commands::println(&format!("Total reclaimed space: {}", human_size(space as i64)))?;
+    crate::commands::println(&format!(
+        "Total reclaimed space: {}",
+        human_size(space as i64)
+    ))?;
     Ok(())
 }

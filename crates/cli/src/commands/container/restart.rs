@@ -8,11 +8,31 @@ use crate::flags::{Args, Flag, Kind, Matches, Spec, vs};
 
 static FLAGS: &[Flag] = &[
     vs('s', "signal", "string", "Signal to send to the container"),
-    Flag::new("timeout", Some('t'), Kind::Value, "int", "Seconds to wait before killing the container"),
-    Flag::new("time", None, Kind::Value, "int", "Seconds to wait before killing the container (deprecated: use --timeout)").hidden(),
+    Flag::new(
+        "timeout",
+        Some('t'),
+        Kind::Value,
+        "int",
+        "Seconds to wait before killing the container",
+    ),
+    Flag::new(
+        "time",
+        None,
+        Kind::Value,
+        "int",
+        "Seconds to wait before killing the container (deprecated: use --timeout)",
+    )
+    .hidden(),
 ];
 
-pub static SPEC: Spec = Spec::new("restart", "[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers", FLAGS, Args::Min(1)).aliases("berth container restart, berth restart");
+pub static SPEC: Spec = Spec::new(
+    "restart",
+    "[OPTIONS] CONTAINER [CONTAINER...]",
+    "Restart one or more containers",
+    FLAGS,
+    Args::Min(1),
+)
+.aliases("berth container restart, berth restart");
 
 pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
     let q = stop_query(m)?;
@@ -24,5 +44,9 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
             Err(e) => errs.push(e.to_string()),
         }
     }
-    if errs.is_empty() { Ok(()) } else { Err(StatusError::new(1, errs.join("\n"))) }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(StatusError::new(1, errs.join("\n")))
+    }
 }

@@ -5,8 +5,10 @@ use std::sync::mpsc;
 
 use crate::app::Ctx;
 use crate::client::Query;
-use crate::commands::container::run::{begin_wait, detach_keys, initial_resize, install_signals, wait_status};
 use crate::commands::container::inspect_container;
+use crate::commands::container::run::{
+    begin_wait, detach_keys, initial_resize, install_signals, wait_status,
+};
 use crate::commands::seg;
 use crate::error::StatusError;
 use crate::flags::{Args, Flag, Matches, Spec, bs, v};
@@ -16,13 +18,28 @@ use crate::term;
 static FLAGS: &[Flag] = &[
     bs('a', "attach", "Attach STDOUT/STDERR and forward signals"),
     v("checkpoint", "string", "Restore from this checkpoint").unsupported(),
-    v("checkpoint-dir", "string", "Use a custom checkpoint storage directory").unsupported(),
-    v("detach-keys", "string", "Override the key sequence for detaching a container"),
+    v(
+        "checkpoint-dir",
+        "string",
+        "Use a custom checkpoint storage directory",
+    )
+    .unsupported(),
+    v(
+        "detach-keys",
+        "string",
+        "Override the key sequence for detaching a container",
+    ),
     bs('i', "interactive", "Attach container's STDIN"),
 ];
 
-pub static SPEC: Spec = Spec::new("start", "[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers", FLAGS, Args::Min(1))
-    .aliases("berth container start, berth start");
+pub static SPEC: Spec = Spec::new(
+    "start",
+    "[OPTIONS] CONTAINER [CONTAINER...]",
+    "Start one or more stopped containers",
+    FLAGS,
+    Args::Min(1),
+)
+.aliases("berth container start, berth start");
 
 pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
     let client = ctx.client()?;
@@ -41,10 +58,20 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
         if errs.is_empty() {
             return Ok(());
         }
-        return Err(StatusError::new(1, format!("{}\nError: failed to start containers: {}", errs.join("\n"), failed.join(", "))));
+        return Err(StatusError::new(
+            1,
+            format!(
+                "{}\nError: failed to start containers: {}",
+                errs.join("\n"),
+                failed.join(", ")
+            ),
+        ));
     }
     if m.args.len() > 1 {
-        return Err(StatusError::new(1, "you cannot start and attach multiple containers at once"));
+        return Err(StatusError::new(
+            1,
+            "you cannot start and attach multiple containers at once",
+        ));
     }
     let c = inspect_container(client, &m.args[0])?;
     let id = c.id.clone();
@@ -54,13 +81,29 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
     let (keys, keys_text) = detach_keys(ctx, m.value("detach-keys"));
     let resize_target = (cfg.tty && term::is_tty(term::STDOUT)).then(|| ("containers", id.clone()));
     install_signals(ctx, &id, !cfg.tty, resize_target.clone())?;
-    let q = Query::new().add_if(!keys_text.is_empty(), "detachKeys", &keys_text).add("stream", "1").add_if(stdin, "stdin", "1").add("stdout", "1").add("stderr", "1");
-    let conn = client.hijack(&format!("/containers/{}/attach{}", seg(&id), q.as_str()), None)?;
+    let q = Query::new()
+        .add_if(!keys_text.is_empty(), "detachKeys", &keys_text)
+        .add("stream", "1")
+        .add_if(stdin, "stdin", "1")
+        .add("stdout", "1")
+        .add("stderr", "1");
+    let conn = client.hijack(
+        &format!("/containers/{}/attach{}", seg(&id), q.as_str()),
+        None,
+    )?;
     let (tx, rx) = mpsc::channel();
-    let opts = StreamOptions { tty: cfg.tty, stdin, stdout: true, stderr: true, detach_keys: keys };
-    std::thread::Builder::new().name("attach".into()).spawn(move || {
-        let _ = tx.send(stream::run(conn, &opts));
-    })?;
+    let opts = StreamOptions {
+        tty: cfg.tty,
+        stdin,
+        stdout: true,
+        stderr: true,
+        detach_keys: keys,
+    };
+    std::thread::Builder::new()
+        .name("attach".into())
+        .spawn(move || {
+            let _ = tx.send(stream::run(conn, &opts));
+        })?;
     let wait = begin_wait(client, &id, auto_remove)?;
     if let Err(e) = client.post(&format!("/containers/{}/start", seg(&id))) {
         if auto_remove {

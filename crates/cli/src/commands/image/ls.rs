@@ -18,29 +18,64 @@ use crate::format::{ListFormat, short_id};
 use crate::reference::Reference;
 
 static FLAGS: &[Flag] = &[
-    bs('a', "all", "Show all images (default hides intermediate images)"),
+    bs(
+        'a',
+        "all",
+        "Show all images (default hides intermediate images)",
+    ),
     b("digests", "Show digests"),
     FILTER,
     v("format", "string", crate::commands::FORMAT_HELP),
     b("no-trunc", "Don't truncate output"),
     bs('q', "quiet", "Only show image IDs"),
-    b("tree", "List multi-platform images as a tree (EXPERIMENTAL)").unsupported(),
+    b(
+        "tree",
+        "List multi-platform images as a tree (EXPERIMENTAL)",
+    )
+    .unsupported(),
 ];
 
-pub static SPEC: Spec = Spec::new("images", "[OPTIONS] [REPOSITORY[:TAG]]", "List images", FLAGS, Args::Max(1)).aliases("berth image ls, berth image list, berth images");
+pub static SPEC: Spec = Spec::new(
+    "images",
+    "[OPTIONS] [REPOSITORY[:TAG]]",
+    "List images",
+    FLAGS,
+    Args::Max(1),
+)
+.aliases("berth image ls, berth image list, berth images");
 
 const DEFAULT: &str = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
-const DEFAULT_DIGESTS: &str = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+const DEFAULT_DIGESTS: &str =
+    "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
 
 fn na_or_size(n: i64) -> String {
-    if n == -1 { "N/A".into() } else { human_size_prec(n as f64, 3) }
+    if n == -1 {
+        "N/A".into()
+    } else {
+        human_size_prec(n as f64, 3)
+    }
 }
 
 fn row(img: &ImageSummary, repo: &str, tag: &str, digest: &str, trunc: bool) -> Json {
-    let id = if trunc { short_id(&img.id) } else { img.id.clone() };
-    let unique = if img.size == -1 || img.shared_size == -1 { "N/A".to_owned() } else { human_size_prec((img.size - img.shared_size) as f64, 3) };
+    let id = if trunc {
+        short_id(&img.id)
+    } else {
+        img.id.clone()
+    };
+    let unique = if img.size == -1 || img.shared_size == -1 {
+        "N/A".to_owned()
+    } else {
+        human_size_prec((img.size - img.shared_size) as f64, 3)
+    };
     Json::obj([
-        ("Containers", Json::str(if img.containers == -1 { "N/A".into() } else { img.containers.to_string() })),
+        (
+            "Containers",
+            Json::str(if img.containers == -1 {
+                "N/A".into()
+            } else {
+                img.containers.to_string()
+            }),
+        ),
         ("CreatedAt", Json::str(go_time_string(img.created))),
         ("CreatedSince", Json::str(ago(img.created))),
         ("Digest", Json::str(digest)),
@@ -50,7 +85,10 @@ fn row(img: &ImageSummary, repo: &str, tag: &str, digest: &str, trunc: bool) -> 
         ("Size", Json::str(human_size_prec(img.size as f64, 3))),
         ("Tag", Json::str(tag)),
         ("UniqueSize", Json::str(unique)),
-        ("VirtualSize", Json::str(human_size_prec(img.size as f64, 3))),
+        (
+            "VirtualSize",
+            Json::str(human_size_prec(img.size as f64, 3)),
+        ),
     ])
 }
 
@@ -136,11 +174,31 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
         None => cfg.images_format().unwrap_or("").to_owned(),
     };
     let digests = m.bool("digests");
-    let lf = ListFormat::new(&format, if digests { DEFAULT_DIGESTS } else { DEFAULT }, quiet).map_err(|e| StatusError::new(1, e.0))?;
-    let q = Query::new().add_if(m.bool("all"), "all", "1").add_if(!f.is_empty(), "filters", &f.to_json());
+    let lf = ListFormat::new(
+        &format,
+        if digests { DEFAULT_DIGESTS } else { DEFAULT },
+        quiet,
+    )
+    .map_err(|e| StatusError::new(1, e.0))?;
+    let q = Query::new().add_if(m.bool("all"), "all", "1").add_if(
+        !f.is_empty(),
+        "filters",
+        &f.to_json(),
+    );
     let list: Vec<ImageSummary> = ctx.client()?.get(&format!("/images/json{}", q.as_str()))?;
-    let rows = rows(&list, digests || format.contains(".Digest"), !m.bool("no-trunc"));
-    let out = lf.render(&rows, &header(), Missing::FieldError("*formatter.imageContext"), None).map_err(|e| StatusError::new(1, e.0))?;
+    let rows = rows(
+        &list,
+        digests || format.contains(".Digest"),
+        !m.bool("no-trunc"),
+    );
+    let out = lf
+        .render(
+            &rows,
+            &header(),
+            Missing::FieldError("*formatter.imageContext"),
+            None,
+        )
+        .map_err(|e| StatusError::new(1, e.0))?;
     crate::commands::print(&out)?;
     Ok(())
 }
@@ -164,15 +222,27 @@ mod tests {
         };
         let r = rows(std::slice::from_ref(&img), false, true);
         assert_eq!(r.len(), 2);
-        assert_eq!(r[0].get("Repository").and_then(Json::as_str), Some("127.0.0.1:5000/busybox"));
-        assert_eq!(r[1].get("Repository").and_then(Json::as_str), Some("busybox"));
+        assert_eq!(
+            r[0].get("Repository").and_then(Json::as_str),
+            Some("127.0.0.1:5000/busybox")
+        );
+        assert_eq!(
+            r[1].get("Repository").and_then(Json::as_str),
+            Some("busybox")
+        );
         assert_eq!(r[1].get("ID").and_then(Json::as_str), Some("aaaaaaaaaaaa"));
         assert_eq!(r[1].get("Size").and_then(Json::as_str), Some("4.26MB"));
-        assert_eq!(r[1].get("CreatedSince").and_then(Json::as_str), Some("2 minutes ago"));
+        assert_eq!(
+            r[1].get("CreatedSince").and_then(Json::as_str),
+            Some("2 minutes ago")
+        );
         assert_eq!(r[1].get("SharedSize").and_then(Json::as_str), Some("N/A"));
         let r = rows(&[img], true, true);
         assert_eq!(r[1].get("Digest").and_then(Json::as_str), Some(d.as_str()));
-        let dangling = ImageSummary { id: "sha256:cc".into(), ..Default::default() };
+        let dangling = ImageSummary {
+            id: "sha256:cc".into(),
+            ..Default::default()
+        };
         let r = rows(&[dangling], false, true);
         assert_eq!(r[0].get("Tag").and_then(Json::as_str), Some("<none>"));
     }

@@ -24,8 +24,15 @@ pub fn registry_auth(ctx: &Ctx, r: &Reference) -> anyhow::Result<String> {
 }
 
 /// Shows a progress stream on stdout or stderr; the daemon's error ends it.
-pub fn show_progress(resp: impl std::io::Read, to_stderr: bool) -> anyhow::Result<Vec<serde_json::Value>> {
-    let (fd, width) = if to_stderr { (2, crate::term::width()) } else { (1, crate::term::width()) };
+pub fn show_progress(
+    resp: impl std::io::Read,
+    to_stderr: bool,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let (fd, width) = if to_stderr {
+        (2, crate::term::width())
+    } else {
+        (1, crate::term::width())
+    };
     let terminal = crate::term::is_tty(fd);
     let res = if to_stderr {
         let mut d = crate::progress::Display::new(std::io::stderr().lock(), terminal, width);

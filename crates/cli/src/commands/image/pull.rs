@@ -8,17 +8,41 @@ use crate::flags::{Args, Flag, Matches, Spec, b, bs, v};
 use crate::reference::Reference;
 
 static FLAGS: &[Flag] = &[
-    bs('a', "all-tags", "Download all tagged images in the repository"),
-    b("disable-content-trust", "Skip image verification (berth has no content trust: only true is accepted)").default_value("true"),
-    v("platform", "string", "Set platform if server is multi-platform capable"),
+    bs(
+        'a',
+        "all-tags",
+        "Download all tagged images in the repository",
+    ),
+    b(
+        "disable-content-trust",
+        "Skip image verification (berth has no content trust: only true is accepted)",
+    )
+    .default_value("true"),
+    v(
+        "platform",
+        "string",
+        "Set platform if server is multi-platform capable",
+    ),
     bs('q', "quiet", "Suppress verbose output"),
 ];
 
-pub static SPEC: Spec = Spec::new("pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry", FLAGS, Args::Exact(1)).aliases("berth image pull, berth pull");
+pub static SPEC: Spec = Spec::new(
+    "pull",
+    "[OPTIONS] NAME[:TAG|@DIGEST]",
+    "Download an image from a registry",
+    FLAGS,
+    Args::Exact(1),
+)
+.aliases("berth image pull, berth pull");
 
 /// `POST /images/create?fromImage=...`; the progress goes to stderr (or
 /// nowhere with `quiet`), as for `run`.
-pub fn pull_for_create(ctx: &Ctx, r: &Reference, platform: &str, quiet: bool) -> anyhow::Result<()> {
+pub fn pull_for_create(
+    ctx: &Ctx,
+    r: &Reference,
+    platform: &str,
+    quiet: bool,
+) -> anyhow::Result<()> {
     let resp = request(ctx, r, false, platform)?;
     if quiet {
         let mut d = crate::progress::Display::new(std::io::sink(), false, 80);
@@ -27,16 +51,36 @@ pub fn pull_for_create(ctx: &Ctx, r: &Reference, platform: &str, quiet: bool) ->
     show_progress(resp, true).map(|_| ())
 }
 
-fn request(ctx: &Ctx, r: &Reference, all_tags: bool, platform: &str) -> anyhow::Result<crate::client::Response> {
+fn request(
+    ctx: &Ctx,
+    r: &Reference,
+    all_tags: bool,
+    platform: &str,
+) -> anyhow::Result<crate::client::Response> {
     let auth = registry_auth(ctx, r)?;
-    let tag = r.digest.clone().or_else(|| r.tag.clone()).unwrap_or_default();
-    let q = Query::new().add("fromImage", &r.name()).add_if(!platform.is_empty(), "platform", platform).add_if(!all_tags && !tag.is_empty(), "tag", &tag);
-    Ok(ctx.client()?.stream("POST", &format!("/images/create{}", q.as_str()), &[("X-Registry-Auth", &auth)], Body::Empty)?)
+    let tag = r
+        .digest
+        .clone()
+        .or_else(|| r.tag.clone())
+        .unwrap_or_default();
+    let q = Query::new()
+        .add("fromImage", &r.name())
+        .add_if(!platform.is_empty(), "platform", platform)
+        .add_if(!all_tags && !tag.is_empty(), "tag", &tag);
+    Ok(ctx.client()?.stream(
+        "POST",
+        &format!("/images/create{}", q.as_str()),
+        &[("X-Registry-Auth", &auth)],
+        Body::Empty,
+    )?)
 }
 
 pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
     if m.changed("disable-content-trust") && !m.bool("disable-content-trust") {
-        return Err(crate::flags::UsageError::Unsupported("--disable-content-trust=false (content trust)".into()).into());
+        return Err(crate::flags::UsageError::Unsupported(
+            "--disable-content-trust=false (content trust)".into(),
+        )
+        .into());
     }
     let all = m.bool("all-tags");
     let quiet = m.bool("quiet");
@@ -53,7 +97,8 @@ pub fn run(ctx: &Ctx, m: &Matches) -> anyhow::Result<()> {
     let resp = request(ctx, &r, all, m.str("platform"))?;
     if quiet {
         let mut d = crate::progress::Display::new(std::io::sink(), false, 80);
-        d.run(resp).map_err(|e| StatusError::new(1, e.to_string()))?;
+        d.run(resp)
+            .map_err(|e| StatusError::new(1, e.to_string()))?;
     } else {
         show_progress(resp, false)?;
     }

@@ -9,16 +9,60 @@ use crate::format::json::{Json, is_hidden};
 
 /// Fields that Go's typed structs hold as slices: `null` prints as `[]`.
 const LIST_FIELDS: &[&str] = &[
-    "Args", "Binds", "BlkioDeviceReadBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteBps", "BlkioDeviceWriteIOps", "BlkioWeightDevice", "CapAdd",
-    "CapDrop", "Cmd", "DeviceCgroupRules", "DeviceRequests", "Devices", "Dns", "DnsOptions", "DnsSearch", "Entrypoint", "Env", "ExecIDs",
-    "ExtraHosts", "GroupAdd", "Layers", "Links", "MaskedPaths", "Mounts", "OnBuild", "ReadonlyPaths", "RepoDigests", "RepoTags",
-    "SecurityOpt", "Shell", "Ulimits", "VolumesFrom", "Aliases", "DNSNames", "Warnings",
+    "Args",
+    "Binds",
+    "BlkioDeviceReadBps",
+    "BlkioDeviceReadIOps",
+    "BlkioDeviceWriteBps",
+    "BlkioDeviceWriteIOps",
+    "BlkioWeightDevice",
+    "CapAdd",
+    "CapDrop",
+    "Cmd",
+    "DeviceCgroupRules",
+    "DeviceRequests",
+    "Devices",
+    "Dns",
+    "DnsOptions",
+    "DnsSearch",
+    "Entrypoint",
+    "Env",
+    "ExecIDs",
+    "ExtraHosts",
+    "GroupAdd",
+    "Layers",
+    "Links",
+    "MaskedPaths",
+    "Mounts",
+    "OnBuild",
+    "ReadonlyPaths",
+    "RepoDigests",
+    "RepoTags",
+    "SecurityOpt",
+    "Shell",
+    "Ulimits",
+    "VolumesFrom",
+    "Aliases",
+    "DNSNames",
+    "Warnings",
 ];
 
 /// Fields that Go's typed structs hold as maps: `null` prints as `map[]`.
 const MAP_FIELDS: &[&str] = &[
-    "Labels", "Volumes", "ExposedPorts", "Ports", "PortBindings", "Networks", "Options", "Tmpfs", "Sysctls", "StorageOpt", "Annotations",
-    "DriverOpts", "Config", "Data",
+    "Labels",
+    "Volumes",
+    "ExposedPorts",
+    "Ports",
+    "PortBindings",
+    "Networks",
+    "Options",
+    "Tmpfs",
+    "Sysctls",
+    "StorageOpt",
+    "Annotations",
+    "DriverOpts",
+    "Config",
+    "Data",
 ];
 
 enum Flow {
@@ -38,7 +82,10 @@ fn err_at(src: &str, arg: &Arg, msg: impl std::fmt::Display) -> TemplateError {
     let before = &src[..arg.pos.min(src.len())];
     let line = 1 + before.bytes().filter(|b| *b == b'\n').count();
     let col = arg.pos - before.rfind('\n').map_or(0, |i| i + 1);
-    TemplateError(format!("template: :{line}:{col}: executing \"\" at <{}>: {msg}", arg.text))
+    TemplateError(format!(
+        "template: :{line}:{col}: executing \"\" at <{}>: {msg}",
+        arg.text
+    ))
 }
 
 /// Go's notion of truth for `if`, `with`, `and`, `or`, `not`.
@@ -99,7 +146,11 @@ fn print_into(out: &mut String, v: &Json) {
 
 fn print_nested(out: &mut String, v: &Json) {
     // inside a composite Go prints a nil interface as <nil>
-    if matches!(v, Json::Null) { out.push_str("<nil>") } else { print_into(out, v) }
+    if matches!(v, Json::Null) {
+        out.push_str("<nil>")
+    } else {
+        print_into(out, v)
+    }
 }
 
 /// Go prints float64 values with %v (shortest form, exponent for large).
@@ -130,7 +181,9 @@ pub fn format_float_g(f: f64) -> String {
 
 fn int_of(v: &Json) -> Option<i64> {
     match v {
-        Json::Num(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Json::Num(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         _ => None,
     }
 }
@@ -150,7 +203,10 @@ fn type_name(v: &Json) -> &'static str {
 fn want_str<'v>(name: &str, v: &'v Json) -> Result<&'v str, String> {
     match v {
         Json::Str(s) => Ok(s),
-        other => Err(format!("error calling {name}: wrong type for value; expected string; got {}", type_name(other))),
+        other => Err(format!(
+            "error calling {name}: wrong type for value; expected string; got {}",
+            type_name(other)
+        )),
     }
 }
 
@@ -176,14 +232,21 @@ fn equal(a: &Json, b: &Json) -> Result<bool, String> {
         return Ok(a.is_null() && b.is_null());
     }
     match (a, b) {
-        (Json::Arr(_) | Json::Obj(_), _) | (_, Json::Arr(_) | Json::Obj(_)) => Err("non-comparable types".into()),
+        (Json::Arr(_) | Json::Obj(_), _) | (_, Json::Arr(_) | Json::Obj(_)) => {
+            Err("non-comparable types".into())
+        }
         _ => compare(a, b).map(|o| o == std::cmp::Ordering::Equal),
     }
 }
 
 impl<'a> Exec<'a> {
     pub(super) fn new(src: &'a str, opts: &'a ExecOptions<'a>, root: &Json) -> Self {
-        Exec { src, opts, vars: vec![("$".to_owned(), root.clone())], out: String::new() }
+        Exec {
+            src,
+            opts,
+            vars: vec![("$".to_owned(), root.clone())],
+            out: String::new(),
+        }
     }
 
     pub(super) fn finish(self) -> String {
@@ -207,7 +270,11 @@ impl<'a> Exec<'a> {
                 Node::If(p, body, els) => {
                     let mark = self.vars.len();
                     let v = self.pipe(p, dot)?;
-                    let flow = if truth(&v) { self.walk(body, dot)? } else { self.walk(els, dot)? };
+                    let flow = if truth(&v) {
+                        self.walk(body, dot)?
+                    } else {
+                        self.walk(els, dot)?
+                    };
                     self.vars.truncate(mark);
                     if !matches!(flow, Flow::Normal) {
                         return Ok(flow);
@@ -216,7 +283,11 @@ impl<'a> Exec<'a> {
                 Node::With(p, body, els) => {
                     let mark = self.vars.len();
                     let v = self.pipe(p, dot)?;
-                    let flow = if truth(&v) { self.walk(body, &v)? } else { self.walk(els, dot)? };
+                    let flow = if truth(&v) {
+                        self.walk(body, &v)?
+                    } else {
+                        self.walk(els, dot)?
+                    };
                     self.vars.truncate(mark);
                     if !matches!(flow, Flow::Normal) {
                         return Ok(flow);
@@ -225,22 +296,40 @@ impl<'a> Exec<'a> {
                 Node::Range(p, body, els) => {
                     let mark = self.vars.len();
                     let decls = p.decls.clone();
-                    let bare = Pipe { decls: Vec::new(), assign: false, cmds: p.cmds.clone() };
+                    let bare = Pipe {
+                        decls: Vec::new(),
+                        assign: false,
+                        cmds: p.cmds.clone(),
+                    };
                     let v = self.pipe(&bare, dot)?;
                     let items: Vec<(Json, Json)> = match &v {
-                        Json::Arr(a) => a.iter().enumerate().map(|(i, x)| (Json::int(i as i64), x.clone())).collect(),
+                        Json::Arr(a) => a
+                            .iter()
+                            .enumerate()
+                            .map(|(i, x)| (Json::int(i as i64), x.clone()))
+                            .collect(),
                         Json::Obj(m) => {
-                            let mut pairs: Vec<(Json, Json)> =
-                                m.iter().filter(|(k, _)| !is_hidden(k)).map(|(k, x)| (Json::str(k.clone()), x.clone())).collect();
+                            let mut pairs: Vec<(Json, Json)> = m
+                                .iter()
+                                .filter(|(k, _)| !is_hidden(k))
+                                .map(|(k, x)| (Json::str(k.clone()), x.clone()))
+                                .collect();
                             pairs.sort_by(|a, b| a.0.as_str().cmp(&b.0.as_str()));
                             pairs
                         }
                         Json::Null | Json::NilList | Json::NilMap => Vec::new(),
                         Json::Num(_) => match int_of(&v) {
-                            Some(n) => (0..n.max(0)).map(|i| (Json::int(i), Json::int(i))).collect(),
-                            None => return Err(self.err_pipe(p, "range can't iterate over a float")),
+                            Some(n) => (0..n.max(0))
+                                .map(|i| (Json::int(i), Json::int(i)))
+                                .collect(),
+                            None => {
+                                return Err(self.err_pipe(p, "range can't iterate over a float"));
+                            }
                         },
-                        other => return Err(self.err_pipe(p, format!("range can't iterate over {}", print(other)))),
+                        other => {
+                            return Err(self
+                                .err_pipe(p, format!("range can't iterate over {}", print(other))));
+                        }
                     };
                     if items.is_empty() {
                         let flow = self.walk(els, dot)?;
@@ -312,7 +401,11 @@ impl<'a> Exec<'a> {
                     let mut last = Json::Null;
                     let total = rest.len() + usize::from(piped.is_some());
                     if total == 0 {
-                        return Err(err_at(self.src, first, format!("wrong number of args for {name}: want at least 1 got 0")));
+                        return Err(err_at(
+                            self.src,
+                            first,
+                            format!("wrong number of args for {name}: want at least 1 got 0"),
+                        ));
                     }
                     for a in rest {
                         last = self.arg(a, dot)?;
@@ -358,15 +451,30 @@ impl<'a> Exec<'a> {
         }
     }
 
-    fn no_args(&self, first: &Arg, rest: &[Arg], piped: Option<Json>, v: Json) -> Result<Json, TemplateError> {
+    fn no_args(
+        &self,
+        first: &Arg,
+        rest: &[Arg],
+        piped: Option<Json>,
+        v: Json,
+    ) -> Result<Json, TemplateError> {
         if !rest.is_empty() || piped.is_some() {
-            return Err(err_at(self.src, first, format!("can't give argument to non-function {}", first.text)));
+            return Err(err_at(
+                self.src,
+                first,
+                format!("can't give argument to non-function {}", first.text),
+            ));
         }
         Ok(v)
     }
 
     fn var(&self, a: &Arg, name: &str) -> Result<Json, TemplateError> {
-        self.vars.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.clone()).ok_or_else(|| err_at(self.src, a, format!("undefined variable: {name}")))
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| err_at(self.src, a, format!("undefined variable: {name}")))
     }
 
     /// An argument value (not a command head: identifiers are functions
@@ -377,23 +485,41 @@ impl<'a> Exec<'a> {
             Term::Field(fields) => self.field_chain(a, dot.clone(), fields, &[], None, dot)?,
             Term::Var(name, fields) => {
                 let v = self.var(a, name)?;
-                if fields.is_empty() { v } else { self.field_chain(a, v, fields, &[], None, dot)? }
+                if fields.is_empty() {
+                    v
+                } else {
+                    self.field_chain(a, v, fields, &[], None, dot)?
+                }
             }
             Term::Ident(name) => self.call(a, name, Vec::new())?,
             Term::Str(s) => Json::Str(s.clone()),
             Term::Num(Number::Int(n)) => Json::int(*n),
-            Term::Num(Number::Float(f)) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Num),
+            Term::Num(Number::Float(f)) => {
+                serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Num)
+            }
             Term::Bool(b) => Json::Bool(*b),
             Term::Nil => return Err(err_at(self.src, a, "nil is not a command")),
             Term::Paren(p, fields) => {
                 let v = self.pipe(p, dot)?;
-                if fields.is_empty() { v } else { self.field_chain(a, v, fields, &[], None, dot)? }
+                if fields.is_empty() {
+                    v
+                } else {
+                    self.field_chain(a, v, fields, &[], None, dot)?
+                }
             }
         })
     }
 
     /// `.A.B` on `recv`; a final name with arguments is a method call.
-    fn field_chain(&mut self, a: &Arg, mut recv: Json, fields: &[String], rest: &[Arg], piped: Option<Json>, dot: &Json) -> Result<Json, TemplateError> {
+    fn field_chain(
+        &mut self,
+        a: &Arg,
+        mut recv: Json,
+        fields: &[String],
+        rest: &[Arg],
+        piped: Option<Json>,
+        dot: &Json,
+    ) -> Result<Json, TemplateError> {
         let has_args = !rest.is_empty() || piped.is_some();
         for (i, name) in fields.iter().enumerate() {
             let last = i + 1 == fields.len();
@@ -408,9 +534,14 @@ impl<'a> Exec<'a> {
                 if let Some(m) = self.opts.methods
                     && let Some(res) = m(&recv, name, &args)
                 {
-                    return res.map_err(|e| err_at(self.src, a, format!("error calling {name}: {e}")));
+                    return res
+                        .map_err(|e| err_at(self.src, a, format!("error calling {name}: {e}")));
                 }
-                return Err(err_at(self.src, a, format!("{name} has arguments but cannot be invoked as function")));
+                return Err(err_at(
+                    self.src,
+                    a,
+                    format!("{name} has arguments but cannot be invoked as function"),
+                ));
             }
             // a method without arguments (header mode has none: fields are headers)
             if let Some(m) = self.opts.methods
@@ -418,7 +549,8 @@ impl<'a> Exec<'a> {
                 && recv.get(name).is_none()
                 && let Some(res) = m(&recv, name, &[])
             {
-                recv = res.map_err(|e| err_at(self.src, a, format!("error calling {name}: {e}")))?;
+                recv =
+                    res.map_err(|e| err_at(self.src, a, format!("error calling {name}: {e}")))?;
                 continue;
             }
             recv = match &recv {
@@ -428,13 +560,37 @@ impl<'a> Exec<'a> {
                     Some((_, v)) => v.clone(),
                     None => match &self.opts.missing {
                         Missing::Zero => Json::Null,
-                        Missing::MapError => return Err(err_at(self.src, a, format!("map has no entry for key \"{name}\""))),
-                        Missing::FieldError(ty) => return Err(err_at(self.src, a, format!("can't evaluate field {name} in type {ty}"))),
+                        Missing::MapError => {
+                            return Err(err_at(
+                                self.src,
+                                a,
+                                format!("map has no entry for key \"{name}\""),
+                            ));
+                        }
+                        Missing::FieldError(ty) => {
+                            return Err(err_at(
+                                self.src,
+                                a,
+                                format!("can't evaluate field {name} in type {ty}"),
+                            ));
+                        }
                     },
                 },
                 Json::NilMap => Json::Null,
-                Json::Null => return Err(err_at(self.src, a, format!("nil pointer evaluating interface {{}}.{name}"))),
-                other => return Err(err_at(self.src, a, format!("can't evaluate field {name} in type {}", type_name(other)))),
+                Json::Null => {
+                    return Err(err_at(
+                        self.src,
+                        a,
+                        format!("nil pointer evaluating interface {{}}.{name}"),
+                    ));
+                }
+                other => {
+                    return Err(err_at(
+                        self.src,
+                        a,
+                        format!("can't evaluate field {name} in type {}", type_name(other)),
+                    ));
+                }
             };
         }
         Ok(recv)
@@ -444,12 +600,24 @@ impl<'a> Exec<'a> {
         let e = |msg: String| err_at(self.src, a, msg);
         let arity = |want: usize| -> Result<(), TemplateError> {
             if args.len() != want {
-                return Err(err_at(self.src, a, format!("wrong number of args for {name}: want {want} got {}", args.len())));
+                return Err(err_at(
+                    self.src,
+                    a,
+                    format!(
+                        "wrong number of args for {name}: want {want} got {}",
+                        args.len()
+                    ),
+                ));
             }
             Ok(())
         };
         // docker's header functions keep the column name
-        if self.opts.header && matches!(name, "json" | "split" | "join" | "title" | "lower" | "upper" | "truncate") {
+        if self.opts.header
+            && matches!(
+                name,
+                "json" | "split" | "join" | "title" | "lower" | "upper" | "truncate"
+            )
+        {
             return Ok(args.into_iter().next().unwrap_or(Json::Null));
         }
         match name {
@@ -474,7 +642,12 @@ impl<'a> Exec<'a> {
                 let items = match &args[0] {
                     Json::Arr(a) => a,
                     Json::NilList | Json::Null => return Ok(Json::str("")),
-                    other => return Err(e(format!("error calling join: wrong type for value; expected []string; got {}", type_name(other)))),
+                    other => {
+                        return Err(e(format!(
+                            "error calling join: wrong type for value; expected []string; got {}",
+                            type_name(other)
+                        )));
+                    }
                 };
                 let mut parts = Vec::with_capacity(items.len());
                 for x in items {
@@ -499,11 +672,15 @@ impl<'a> Exec<'a> {
             }
             "lower" => {
                 arity(1)?;
-                Ok(Json::Str(want_str(name, &args[0]).map_err(e)?.to_lowercase()))
+                Ok(Json::Str(
+                    want_str(name, &args[0]).map_err(e)?.to_lowercase(),
+                ))
             }
             "upper" => {
                 arity(1)?;
-                Ok(Json::Str(want_str(name, &args[0]).map_err(e)?.to_uppercase()))
+                Ok(Json::Str(
+                    want_str(name, &args[0]).map_err(e)?.to_uppercase(),
+                ))
             }
             "pad" => {
                 arity(3)?;
@@ -515,12 +692,17 @@ impl<'a> Exec<'a> {
                 if s.is_empty() {
                     return Ok(Json::str(""));
                 }
-                Ok(Json::Str(format!("{}{s}{}", " ".repeat(pre), " ".repeat(post))))
+                Ok(Json::Str(format!(
+                    "{}{s}{}",
+                    " ".repeat(pre),
+                    " ".repeat(post)
+                )))
             }
             "truncate" => {
                 arity(2)?;
                 let s = want_str(name, &args[0]).map_err(e)?;
-                let n = int_of(&args[1]).ok_or_else(|| e("error calling truncate: expected an integer".into()))?;
+                let n = int_of(&args[1])
+                    .ok_or_else(|| e("error calling truncate: expected an integer".into()))?;
                 let n = usize::try_from(n).unwrap_or(0);
                 if s.len() < n {
                     return Ok(Json::str(s));
@@ -542,13 +724,20 @@ impl<'a> Exec<'a> {
                     Json::Arr(a) => a.len(),
                     Json::Obj(m) => m.iter().filter(|(k, _)| !is_hidden(k)).count(),
                     Json::NilList | Json::NilMap => 0,
-                    other => return Err(e(format!("error calling len: len of type {}", type_name(other)))),
+                    other => {
+                        return Err(e(format!(
+                            "error calling len: len of type {}",
+                            type_name(other)
+                        )));
+                    }
                 };
                 Ok(Json::int(n as i64))
             }
             "index" => {
                 if args.is_empty() {
-                    return Err(e("wrong number of args for index: want at least 1 got 0".into()));
+                    return Err(e(
+                        "wrong number of args for index: want at least 1 got 0".into()
+                    ));
                 }
                 let mut it = args.into_iter();
                 let mut v = it.next().unwrap_or(Json::Null);
@@ -558,41 +747,92 @@ impl<'a> Exec<'a> {
                         // "" for the string maps docker's structs have (labels, options)
                         (Json::Obj(m), Json::Str(key)) => match m.iter().find(|(n, _)| n == key) {
                             Some((_, x)) => x.clone(),
-                            None if m.iter().all(|(_, x)| matches!(x, Json::Str(_))) => Json::str(""),
+                            None if m.iter().all(|(_, x)| matches!(x, Json::Str(_))) => {
+                                Json::str("")
+                            }
                             None => Json::Null,
                         },
                         (Json::NilMap, Json::Str(_)) => Json::str(""),
                         (Json::Arr(a), _) => {
-                            let i = int_of(&k).ok_or_else(|| e(format!("error calling index: cannot index slice/array with type {}", type_name(&k))))?;
+                            let i = int_of(&k).ok_or_else(|| {
+                                e(format!(
+                                    "error calling index: cannot index slice/array with type {}",
+                                    type_name(&k)
+                                ))
+                            })?;
                             match usize::try_from(i).ok().and_then(|i| a.get(i)) {
                                 Some(x) => x.clone(),
-                                None => return Err(e(format!("error calling index: index out of range: {i}"))),
+                                None => {
+                                    return Err(e(format!(
+                                        "error calling index: index out of range: {i}"
+                                    )));
+                                }
                             }
                         }
                         (Json::Str(s), _) => {
-                            let i = int_of(&k).ok_or_else(|| e(format!("error calling index: cannot index string with type {}", type_name(&k))))?;
+                            let i = int_of(&k).ok_or_else(|| {
+                                e(format!(
+                                    "error calling index: cannot index string with type {}",
+                                    type_name(&k)
+                                ))
+                            })?;
                             match usize::try_from(i).ok().and_then(|i| s.as_bytes().get(i)) {
                                 Some(b) => Json::int(i64::from(*b)),
-                                None => return Err(e(format!("error calling index: index out of range: {i}"))),
+                                None => {
+                                    return Err(e(format!(
+                                        "error calling index: index out of range: {i}"
+                                    )));
+                                }
                             }
                         }
-                        (Json::Null, _) => return Err(e("error calling index: index of untyped nil".into())),
-                        (Json::NilList, _) => return Err(e(format!("error calling index: index out of range: {}", print(&k)))),
-                        (Json::Obj(_) | Json::NilMap, _) => return Err(e(format!("error calling index: value has type {}; should be string", type_name(&k)))),
-                        (other, _) => return Err(e(format!("error calling index: can't index item of type {}", type_name(other)))),
+                        (Json::Null, _) => {
+                            return Err(e("error calling index: index of untyped nil".into()));
+                        }
+                        (Json::NilList, _) => {
+                            return Err(e(format!(
+                                "error calling index: index out of range: {}",
+                                print(&k)
+                            )));
+                        }
+                        (Json::Obj(_) | Json::NilMap, _) => {
+                            return Err(e(format!(
+                                "error calling index: value has type {}; should be string",
+                                type_name(&k)
+                            )));
+                        }
+                        (other, _) => {
+                            return Err(e(format!(
+                                "error calling index: can't index item of type {}",
+                                type_name(other)
+                            )));
+                        }
                     };
                 }
                 Ok(v)
             }
             "slice" => {
                 if args.is_empty() {
-                    return Err(e("wrong number of args for slice: want at least 1 got 0".into()));
+                    return Err(e(
+                        "wrong number of args for slice: want at least 1 got 0".into()
+                    ));
                 }
-                let idx: Vec<i64> = args[1..].iter().map(|x| int_of(x).ok_or_else(|| e("error calling slice: cannot index slice with a non-integer".into()))).collect::<Result<_, _>>()?;
+                let idx: Vec<i64> = args[1..]
+                    .iter()
+                    .map(|x| {
+                        int_of(x).ok_or_else(|| {
+                            e("error calling slice: cannot index slice with a non-integer".into())
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
                 let len = match &args[0] {
                     Json::Str(s) => s.len(),
                     Json::Arr(a) => a.len(),
-                    other => return Err(e(format!("error calling slice: can't slice item of type {}", type_name(other)))),
+                    other => {
+                        return Err(e(format!(
+                            "error calling slice: can't slice item of type {}",
+                            type_name(other)
+                        )));
+                    }
                 } as i64;
                 let from = idx.first().copied().unwrap_or(0);
                 let to = idx.get(1).copied().unwrap_or(len);
@@ -619,11 +859,14 @@ impl<'a> Exec<'a> {
             }
             "ne" => {
                 arity(2)?;
-                Ok(Json::Bool(!equal(&args[0], &args[1]).map_err(|m| e(format!("error calling ne: {m}")))?))
+                Ok(Json::Bool(
+                    !equal(&args[0], &args[1]).map_err(|m| e(format!("error calling ne: {m}")))?,
+                ))
             }
             "lt" | "le" | "gt" | "ge" => {
                 arity(2)?;
-                let o = compare(&args[0], &args[1]).map_err(|m| e(format!("error calling {name}: {m}")))?;
+                let o = compare(&args[0], &args[1])
+                    .map_err(|m| e(format!("error calling {name}: {m}")))?;
                 use std::cmp::Ordering::*;
                 Ok(Json::Bool(match name {
                     "lt" => o == Less,
@@ -643,7 +886,10 @@ impl<'a> Exec<'a> {
                 };
                 Ok(Json::Str(sprintf(f, &args[1..])))
             }
-            _ => Err(TemplateError(format!("template: :{}: function \"{name}\" not defined", 1 + self.src[..a.pos.min(self.src.len())].matches('\n').count()))),
+            _ => Err(TemplateError(format!(
+                "template: :{}: function \"{name}\" not defined",
+                1 + self.src[..a.pos.min(self.src.len())].matches('\n').count()
+            ))),
         }
     }
 }
@@ -756,7 +1002,11 @@ fn sprintf(f: &str, args: &[Json]) -> String {
                 out.push_str(&body);
                 out.push_str(&" ".repeat(pad));
             } else if zero && matches!(verb, 'd' | 'f' | 'x' | 'X') {
-                let (sign, digits) = if let Some(d) = body.strip_prefix('-') { ("-", d) } else { ("", body.as_str()) };
+                let (sign, digits) = if let Some(d) = body.strip_prefix('-') {
+                    ("-", d)
+                } else {
+                    ("", body.as_str())
+                };
                 out.push_str(sign);
                 out.push_str(&"0".repeat(pad));
                 out.push_str(digits);
@@ -770,7 +1020,10 @@ fn sprintf(f: &str, args: &[Json]) -> String {
     }
     if next_arg < args.len() {
         out.push_str("%!(EXTRA ");
-        let extra: Vec<String> = args[next_arg..].iter().map(|a| format!("{}={}", type_name(a), print(a))).collect();
+        let extra: Vec<String> = args[next_arg..]
+            .iter()
+            .map(|a| format!("{}={}", type_name(a), print(a)))
+            .collect();
         out.push_str(&extra.join(", "));
         out.push(')');
     }

@@ -57,13 +57,20 @@ pub struct ExecOptions<'a> {
 
 impl std::fmt::Debug for ExecOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExecOptions").field("header", &self.header).field("missing", &self.missing).finish()
+        f.debug_struct("ExecOptions")
+            .field("header", &self.header)
+            .field("missing", &self.missing)
+            .finish()
     }
 }
 
 impl Default for ExecOptions<'_> {
     fn default() -> Self {
-        ExecOptions { header: false, missing: Missing::Zero, methods: None }
+        ExecOptions {
+            header: false,
+            missing: Missing::Zero,
+            methods: None,
+        }
     }
 }
 
@@ -77,7 +84,10 @@ pub struct Template {
 impl Template {
     pub fn parse(src: &str) -> Result<Template, TemplateError> {
         let nodes = parse::parse(src)?;
-        Ok(Template { src: src.to_owned(), nodes })
+        Ok(Template {
+            src: src.to_owned(),
+            nodes,
+        })
     }
 
     pub fn execute(&self, data: &Json, opts: &ExecOptions<'_>) -> Result<String, TemplateError> {
@@ -101,7 +111,10 @@ mod tests {
 
     fn run(t: &str, data: &str) -> Result<String, String> {
         let data = Json::parse(data.as_bytes()).unwrap();
-        Template::parse(t).map_err(|e| e.0)?.execute(&data, &ExecOptions::default()).map_err(|e| e.0)
+        Template::parse(t)
+            .map_err(|e| e.0)?
+            .execute(&data, &ExecOptions::default())
+            .map_err(|e| e.0)
     }
 
     fn ok(t: &str, data: &str) -> String {
@@ -115,7 +128,10 @@ mod tests {
 
     #[test]
     fn fields_and_text() {
-        assert_eq!(ok("{{.Id}} {{.State.Running}} {{.State.Pid}}", INSPECT), "abc true 42");
+        assert_eq!(
+            ok("{{.Id}} {{.State.Running}} {{.State.Pid}}", INSPECT),
+            "abc true 42"
+        );
         assert_eq!(ok("x{{/* comment */}}y", INSPECT), "xy");
         assert_eq!(ok("a  {{- .Id -}}  b", INSPECT), "aabcb");
         assert_eq!(ok("{{.Ratio}}", INSPECT), "0.5");
@@ -123,35 +139,128 @@ mod tests {
 
     #[test]
     fn docker_inspect_idioms() {
-        assert_eq!(ok(r#"{{index .Config.Labels "com.example.y"}}"#, INSPECT), "two");
-        assert_eq!(ok(r#"{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"#, INSPECT), "10.0.0.2");
-        assert_eq!(ok(r#"{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}"#, INSPECT), "com.example.y=two;x=1;");
-        assert_eq!(ok(r#"{{json .Config.Labels}}"#, INSPECT), r#"{"x":"1","com.example.y":"two"}"#);
+        assert_eq!(
+            ok(r#"{{index .Config.Labels "com.example.y"}}"#, INSPECT),
+            "two"
+        );
+        assert_eq!(
+            ok(
+                r#"{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"#,
+                INSPECT
+            ),
+            "10.0.0.2"
+        );
+        assert_eq!(
+            ok(
+                r#"{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}"#,
+                INSPECT
+            ),
+            "com.example.y=two;x=1;"
+        );
+        assert_eq!(
+            ok(r#"{{json .Config.Labels}}"#, INSPECT),
+            r#"{"x":"1","com.example.y":"two"}"#
+        );
         assert_eq!(ok(r#"{{join .Config.Env ","}}"#, INSPECT), "A=1,B=2");
         assert_eq!(ok(r#"{{.Config.Env}}"#, INSPECT), "[A=1 B=2]");
-        assert_eq!(ok(r#"{{.HostConfig.Binds}} {{.Config.Cmd}} {{json .HostConfig.Binds}}"#, INSPECT), "[] [] null");
-        assert_eq!(ok(r#"{{.Config.Labels}}"#, INSPECT), "map[com.example.y:two x:1]");
-        assert_eq!(ok(r#"{{if .State.Running}}up{{else}}down{{end}}"#, INSPECT), "up");
-        assert_eq!(ok(r#"{{if eq .State.Status "exited"}}e{{else if eq .State.Status "running"}}r{{else}}?{{end}}"#, INSPECT), "r");
+        assert_eq!(
+            ok(
+                r#"{{.HostConfig.Binds}} {{.Config.Cmd}} {{json .HostConfig.Binds}}"#,
+                INSPECT
+            ),
+            "[] [] null"
+        );
+        assert_eq!(
+            ok(r#"{{.Config.Labels}}"#, INSPECT),
+            "map[com.example.y:two x:1]"
+        );
+        assert_eq!(
+            ok(r#"{{if .State.Running}}up{{else}}down{{end}}"#, INSPECT),
+            "up"
+        );
+        assert_eq!(
+            ok(
+                r#"{{if eq .State.Status "exited"}}e{{else if eq .State.Status "running"}}r{{else}}?{{end}}"#,
+                INSPECT
+            ),
+            "r"
+        );
         assert_eq!(ok(r#"{{with .State}}{{.Pid}}{{end}}"#, INSPECT), "42");
         assert_eq!(ok(r#"{{len .Mounts}} {{len .Config.Env}}"#, INSPECT), "0 2");
-        assert_eq!(ok(r#"{{range .Mounts}}m{{else}}none{{end}}"#, INSPECT), "none");
+        assert_eq!(
+            ok(r#"{{range .Mounts}}m{{else}}none{{end}}"#, INSPECT),
+            "none"
+        );
         assert_eq!(ok(r#"{{(index .Config.Env 1)}}"#, INSPECT), "B=2");
         assert_eq!(ok(r#"{{.Name | printf "%s!"}}"#, INSPECT), "/web!");
-        assert_eq!(ok(r#"{{printf "%-6s|%3d|%05.1f" .Config.Image .State.Pid .Ratio}}"#, INSPECT), "busybox| 42|000.5");
-        assert_eq!(ok(r#"{{upper .Config.Image}} {{title "hello world"}} {{lower "AB"}}"#, INSPECT), "BUSYBOX Hello World ab");
-        assert_eq!(ok(r#"{{split "a:b:c" ":"}} {{truncate .Id 2}} [{{pad "x" 1 2}}]"#, INSPECT), "[a b c] ab [ x  ]");
+        assert_eq!(
+            ok(
+                r#"{{printf "%-6s|%3d|%05.1f" .Config.Image .State.Pid .Ratio}}"#,
+                INSPECT
+            ),
+            "busybox| 42|000.5"
+        );
+        assert_eq!(
+            ok(
+                r#"{{upper .Config.Image}} {{title "hello world"}} {{lower "AB"}}"#,
+                INSPECT
+            ),
+            "BUSYBOX Hello World ab"
+        );
+        assert_eq!(
+            ok(
+                r#"{{split "a:b:c" ":"}} {{truncate .Id 2}} [{{pad "x" 1 2}}]"#,
+                INSPECT
+            ),
+            "[a b c] ab [ x  ]"
+        );
     }
 
     #[test]
     fn variables_and_control() {
-        assert_eq!(ok(r#"{{$n := .State.Pid}}{{$n}}{{$n = 7}} {{$n}}"#, INSPECT), "42 7");
-        assert_eq!(ok(r#"{{range $i, $e := .Config.Env}}{{if $i}},{{end}}{{$e}}{{end}}"#, INSPECT), "A=1,B=2");
-        assert_eq!(ok(r#"{{range .Config.Env}}{{if eq . "B=2"}}{{break}}{{end}}{{.}}{{end}}"#, INSPECT), "A=1");
-        assert_eq!(ok(r#"{{range .Config.Env}}{{if eq . "A=1"}}{{continue}}{{end}}{{.}}{{end}}"#, INSPECT), "B=2");
-        assert_eq!(ok(r#"{{range $.Config.Env}}{{$.Id}}{{end}}"#, INSPECT), "abcabc");
-        assert_eq!(ok(r#"{{and .State.Running .Id}} {{or .HostConfig.Memory "none"}} {{not .State.Running}}"#, INSPECT), "abc none false");
-        assert_eq!(ok(r#"{{if and (gt .State.Pid 1) (lt .State.Pid 100)}}ok{{end}}"#, INSPECT), "ok");
+        assert_eq!(
+            ok(r#"{{$n := .State.Pid}}{{$n}}{{$n = 7}} {{$n}}"#, INSPECT),
+            "42 7"
+        );
+        assert_eq!(
+            ok(
+                r#"{{range $i, $e := .Config.Env}}{{if $i}},{{end}}{{$e}}{{end}}"#,
+                INSPECT
+            ),
+            "A=1,B=2"
+        );
+        assert_eq!(
+            ok(
+                r#"{{range .Config.Env}}{{if eq . "B=2"}}{{break}}{{end}}{{.}}{{end}}"#,
+                INSPECT
+            ),
+            "A=1"
+        );
+        assert_eq!(
+            ok(
+                r#"{{range .Config.Env}}{{if eq . "A=1"}}{{continue}}{{end}}{{.}}{{end}}"#,
+                INSPECT
+            ),
+            "B=2"
+        );
+        assert_eq!(
+            ok(r#"{{range $.Config.Env}}{{$.Id}}{{end}}"#, INSPECT),
+            "abcabc"
+        );
+        assert_eq!(
+            ok(
+                r#"{{and .State.Running .Id}} {{or .HostConfig.Memory "none"}} {{not .State.Running}}"#,
+                INSPECT
+            ),
+            "abc none false"
+        );
+        assert_eq!(
+            ok(
+                r#"{{if and (gt .State.Pid 1) (lt .State.Pid 100)}}ok{{end}}"#,
+                INSPECT
+            ),
+            "ok"
+        );
         assert_eq!(ok(r#"{{range 3}}{{.}}{{end}}"#, INSPECT), "012");
     }
 
@@ -160,36 +269,114 @@ mod tests {
         assert_eq!(ok("{{.Nope}}", INSPECT), "<no value>");
         let data = Json::parse(INSPECT.as_bytes()).unwrap();
         let t = Template::parse("{{.Nope}}").unwrap();
-        let e = t.execute(&data, &ExecOptions { missing: Missing::MapError, ..Default::default() }).unwrap_err();
-        assert_eq!(e.0, r#"template: :1:2: executing "" at <.Nope>: map has no entry for key "Nope""#);
-        let e = t.execute(&data, &ExecOptions { missing: Missing::FieldError("*formatter.ContainerContext"), ..Default::default() }).unwrap_err();
-        assert_eq!(e.0, r#"template: :1:2: executing "" at <.Nope>: can't evaluate field Nope in type *formatter.ContainerContext"#);
-        assert_eq!(run("{{nope .}}", "{}").unwrap_err(), r#"template: :1: function "nope" not defined"#);
+        let e = t
+            .execute(
+                &data,
+                &ExecOptions {
+                    missing: Missing::MapError,
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+        assert_eq!(
+            e.0,
+            r#"template: :1:2: executing "" at <.Nope>: map has no entry for key "Nope""#
+        );
+        let e = t
+            .execute(
+                &data,
+                &ExecOptions {
+                    missing: Missing::FieldError("*formatter.ContainerContext"),
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+        assert_eq!(
+            e.0,
+            r#"template: :1:2: executing "" at <.Nope>: can't evaluate field Nope in type *formatter.ContainerContext"#
+        );
+        assert_eq!(
+            run("{{nope .}}", "{}").unwrap_err(),
+            r#"template: :1: function "nope" not defined"#
+        );
         assert!(run("{{.Id", "{}").unwrap_err().contains("unclosed action"));
-        assert!(run("{{if .Id}}x", "{}").unwrap_err().contains("unexpected EOF"));
-        assert!(run("{{end}}", "{}").unwrap_err().contains("unexpected {{end}}"));
-        assert!(run(r#"{{template "x"}}"#, "{}").unwrap_err().contains("not supported"));
-        assert!(run(r#"{{index .Config.Env 5}}"#, INSPECT).unwrap_err().contains("index out of range: 5"));
-        assert!(run(r#"{{eq .State.Pid "x"}}"#, INSPECT).unwrap_err().contains("incompatible types for comparison"));
-        assert!(run(r#"{{.Id.Foo}}"#, INSPECT).unwrap_err().contains("can't evaluate field Foo in type string"));
-        assert!(run(r#"{{break}}"#, INSPECT).unwrap_err().contains("outside"));
+        assert!(
+            run("{{if .Id}}x", "{}")
+                .unwrap_err()
+                .contains("unexpected EOF")
+        );
+        assert!(
+            run("{{end}}", "{}")
+                .unwrap_err()
+                .contains("unexpected {{end}}")
+        );
+        assert!(
+            run(r#"{{template "x"}}"#, "{}")
+                .unwrap_err()
+                .contains("not supported")
+        );
+        assert!(
+            run(r#"{{index .Config.Env 5}}"#, INSPECT)
+                .unwrap_err()
+                .contains("index out of range: 5")
+        );
+        assert!(
+            run(r#"{{eq .State.Pid "x"}}"#, INSPECT)
+                .unwrap_err()
+                .contains("incompatible types for comparison")
+        );
+        assert!(
+            run(r#"{{.Id.Foo}}"#, INSPECT)
+                .unwrap_err()
+                .contains("can't evaluate field Foo in type string")
+        );
+        assert!(
+            run(r#"{{break}}"#, INSPECT)
+                .unwrap_err()
+                .contains("outside")
+        );
     }
 
     #[test]
     fn methods_and_headers() {
-        let row = Json::obj([("Names", Json::str("web")), ("\0labels", Json::obj([("a", Json::str("1"))]))]);
+        let row = Json::obj([
+            ("Names", Json::str("web")),
+            ("\0labels", Json::obj([("a", Json::str("1"))])),
+        ]);
         let methods = |recv: &Json, name: &str, args: &[Json]| -> Option<Result<Json, String>> {
             if name != "Label" {
                 return None;
             }
             let key = args.first().and_then(Json::as_str).unwrap_or("");
-            Some(Ok(recv.get("\0labels").and_then(|l| l.get(key)).cloned().unwrap_or(Json::str(""))))
+            Some(Ok(recv
+                .get("\0labels")
+                .and_then(|l| l.get(key))
+                .cloned()
+                .unwrap_or(Json::str(""))))
         };
         let t = Template::parse(r#"{{.Names}} {{.Label "a"}} {{json .}}"#).unwrap();
-        let out = t.execute(&row, &ExecOptions { methods: Some(&methods), ..Default::default() }).unwrap();
+        let out = t
+            .execute(
+                &row,
+                &ExecOptions {
+                    methods: Some(&methods),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         assert_eq!(out, r#"web 1 {"Names":"web"}"#);
         let header = Json::obj([("Names", Json::str("NAMES"))]);
         let t = Template::parse(r#"{{upper .Names}}|{{json .Names}}|{{pad .Names 1 1}}"#).unwrap();
-        assert_eq!(t.execute(&header, &ExecOptions { header: true, ..Default::default() }).unwrap(), "NAMES|NAMES| NAMES ");
+        assert_eq!(
+            t.execute(
+                &header,
+                &ExecOptions {
+                    header: true,
+                    ..Default::default()
+                }
+            )
+            .unwrap(),
+            "NAMES|NAMES| NAMES "
+        );
     }
 }

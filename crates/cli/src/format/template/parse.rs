@@ -96,7 +96,10 @@ enum Item {
 }
 
 fn line_of(src: &str, pos: usize) -> usize {
-    1 + src[..pos.min(src.len())].bytes().filter(|b| *b == b'\n').count()
+    1 + src[..pos.min(src.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
 }
 
 fn err(src: &str, pos: usize, msg: impl Into<String>) -> TemplateError {
@@ -141,7 +144,9 @@ fn lex(src: &str) -> Result<Vec<Item>, TemplateError> {
         // comment
         let after_ws = i + src[i..].len() - src[i..].trim_start().len();
         if src[after_ws..].starts_with("/*") {
-            let Some(end_rel) = src[after_ws..].find("*/") else { return Err(err(src, open, "unclosed comment")) };
+            let Some(end_rel) = src[after_ws..].find("*/") else {
+                return Err(err(src, open, "unclosed comment"));
+            };
             let mut j = after_ws + end_rel + 2;
             let rest = &src[j..];
             let trimmed = rest.trim_start();
@@ -169,11 +174,17 @@ fn lex(src: &str) -> Result<Vec<Item>, TemplateError> {
 
 /// Lexes one action from `i`; returns its tokens, the index after `}}` and
 /// whether `-}}` asked to trim the following text.
-fn lex_action(src: &str, mut i: usize, open: usize) -> Result<(Vec<Token>, usize, bool), TemplateError> {
+fn lex_action(
+    src: &str,
+    mut i: usize,
+    open: usize,
+) -> Result<(Vec<Token>, usize, bool), TemplateError> {
     let b = src.as_bytes();
     let mut toks = Vec::new();
     loop {
-        let Some(&c) = b.get(i) else { return Err(err(src, open, "unclosed action")) };
+        let Some(&c) = b.get(i) else {
+            return Err(err(src, open, "unclosed action"));
+        };
         // closing delimiter, possibly with trim marker
         if c.is_ascii_whitespace() {
             let start = i;
@@ -184,7 +195,11 @@ fn lex_action(src: &str, mut i: usize, open: usize) -> Result<(Vec<Token>, usize
                 return Ok((toks, i + 3, true));
             }
             if toks.last().is_some_and(|t: &Token| t.tok != Tok::Space) {
-                toks.push(Token { tok: Tok::Space, pos: start, end: i });
+                toks.push(Token {
+                    tok: Tok::Space,
+                    pos: start,
+                    end: i,
+                });
             }
             continue;
         }
@@ -226,7 +241,9 @@ fn lex_action(src: &str, mut i: usize, open: usize) -> Result<(Vec<Token>, usize
                 Tok::Str(s)
             }
             b'`' => {
-                let Some(end_rel) = src[i + 1..].find('`') else { return Err(err(src, i, "unterminated raw quoted string")) };
+                let Some(end_rel) = src[i + 1..].find('`') else {
+                    return Err(err(src, i, "unterminated raw quoted string"));
+                };
                 let s = src[i + 1..i + 1 + end_rel].to_owned();
                 i = i + 2 + end_rel;
                 Tok::Str(s)
@@ -261,7 +278,11 @@ fn lex_action(src: &str, mut i: usize, open: usize) -> Result<(Vec<Token>, usize
                     if b.get(j).is_some_and(|c| c.is_ascii_digit()) {
                         let (n, end) = lex_number(src, i)?;
                         i = end;
-                        toks.push(Token { tok: Tok::Num(n), pos: start, end: i });
+                        toks.push(Token {
+                            tok: Tok::Num(n),
+                            pos: start,
+                            end: i,
+                        });
                         continue;
                     }
                     i = j;
@@ -304,7 +325,11 @@ fn lex_action(src: &str, mut i: usize, open: usize) -> Result<(Vec<Token>, usize
                 }
             }
         };
-        toks.push(Token { tok, pos: start, end: i });
+        toks.push(Token {
+            tok,
+            pos: start,
+            end: i,
+        });
     }
 }
 
@@ -341,8 +366,13 @@ fn lex_quoted(src: &str, start: usize) -> Result<(String, usize), TemplateError>
                                 hex.push(h);
                             }
                         }
-                        let v = u32::from_str_radix(&hex, 16).map_err(|_| err(src, start, "invalid syntax in quoted string"))?;
-                        out.push(char::from_u32(v).ok_or_else(|| err(src, start, "invalid syntax in quoted string"))?);
+                        let v = u32::from_str_radix(&hex, 16)
+                            .map_err(|_| err(src, start, "invalid syntax in quoted string"))?;
+                        out.push(
+                            char::from_u32(v).ok_or_else(|| {
+                                err(src, start, "invalid syntax in quoted string")
+                            })?,
+                        );
                     }
                     _ => return Err(err(src, start, "invalid syntax in quoted string")),
                 }
@@ -359,7 +389,11 @@ fn lex_number(src: &str, start: usize) -> Result<(Number, usize), TemplateError>
     if matches!(b.get(j), Some(b'-' | b'+')) {
         j += 1;
     }
-    while b.get(j).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'_') || (matches!(b.get(j), Some(b'-' | b'+')) && matches!(b.get(j - 1), Some(b'e' | b'E'))) {
+    while b
+        .get(j)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'_')
+        || (matches!(b.get(j), Some(b'-' | b'+')) && matches!(b.get(j - 1), Some(b'e' | b'E')))
+    {
         j += 1;
     }
     let text = src[start..j].replace('_', "");
@@ -377,7 +411,11 @@ fn lex_number(src: &str, start: usize) -> Result<(Number, usize), TemplateError>
     match parsed {
         Some(Number::Int(n)) => Ok((Number::Int(if neg { -n } else { n }), j)),
         Some(Number::Float(f)) => Ok((Number::Float(if neg { -f } else { f }), j)),
-        None => Err(err(src, start, format!("bad number syntax: {:?}", &src[start..j]))),
+        None => Err(err(
+            src,
+            start,
+            format!("bad number syntax: {:?}", &src[start..j]),
+        )),
     }
 }
 
@@ -419,7 +457,9 @@ impl Parser<'_> {
                 Item::Action { toks, pos } => {
                     let toks: Vec<Token> = toks.into_iter().collect();
                     let first = toks.iter().position(|t| t.tok != Tok::Space);
-                    let Some(first) = first else { return Err(err(self.src, pos, "missing value for command")) };
+                    let Some(first) = first else {
+                        return Err(err(self.src, pos, "missing value for command"));
+                    };
                     let rest: Vec<Token> = toks[first + 1..].to_vec();
                     match &toks[first].tok {
                         Tok::Ident(k) if k == "end" => return Ok((nodes, End::Closed)),
@@ -430,12 +470,24 @@ impl Parser<'_> {
                         }
                         Tok::Ident(k) if k == "break" || k == "continue" => {
                             if !in_range {
-                                return Err(err(self.src, pos, format!("{{{{{k}}}}} outside {{{{range}}}}")));
+                                return Err(err(
+                                    self.src,
+                                    pos,
+                                    format!("{{{{{k}}}}} outside {{{{range}}}}"),
+                                ));
                             }
-                            nodes.push(if k == "break" { Node::Break } else { Node::Continue });
+                            nodes.push(if k == "break" {
+                                Node::Break
+                            } else {
+                                Node::Continue
+                            });
                         }
                         Tok::Ident(k) if matches!(k.as_str(), "define" | "template" | "block") => {
-                            return Err(err(self.src, pos, format!("{{{{{k}}}}} is not supported by berth's templates")));
+                            return Err(err(
+                                self.src,
+                                pos,
+                                format!("{{{{{k}}}}} is not supported by berth's templates"),
+                            ));
                         }
                         _ => nodes.push(Node::Action(self.pipeline(&toks, pos)?)),
                     }
@@ -445,7 +497,13 @@ impl Parser<'_> {
         Ok((nodes, End::Eof))
     }
 
-    fn control(&mut self, kw: &str, toks: Vec<Token>, pos: usize, in_range: bool) -> Result<Node, TemplateError> {
+    fn control(
+        &mut self,
+        kw: &str,
+        toks: Vec<Token>,
+        pos: usize,
+        in_range: bool,
+    ) -> Result<Node, TemplateError> {
         let pipe = self.pipeline(&toks, pos)?;
         let body_in_range = in_range || kw == "range";
         let (body, end) = self.list(body_in_range)?;
@@ -459,12 +517,18 @@ impl Parser<'_> {
                         let (els, end2) = self.list(in_range)?;
                         match end2 {
                             End::Closed => els,
-                            End::Eof => return Err(err(self.src, epos, format!("unexpected EOF in {kw}"))),
-                            End::Else(_, p) => return Err(err(self.src, p, "expected end; found {{else}}")),
+                            End::Eof => {
+                                return Err(err(self.src, epos, format!("unexpected EOF in {kw}")));
+                            }
+                            End::Else(_, p) => {
+                                return Err(err(self.src, p, "expected end; found {{else}}"));
+                            }
                         }
                     }
                     // `else if` / `else with`: a nested control sharing our {{end}}
-                    Some((Tok::Ident(k2), f)) if (k2 == "if" && kw == "if") || (k2 == "with" && kw == "with") => {
+                    Some((Tok::Ident(k2), f))
+                        if (k2 == "if" && kw == "if") || (k2 == "with" && kw == "with") =>
+                    {
                         let k2 = k2.clone();
                         let inner = rest[f + 1..].to_vec();
                         vec![self.control(&k2, inner, epos, in_range)?]
@@ -496,10 +560,20 @@ impl Parser<'_> {
         let mut assign = false;
         let mut start = 0;
         // `$x :=`, `$i, $v :=`, `$x =`
-        let sig: Vec<&Tok> = toks.iter().filter(|t| t.tok != Tok::Space).map(|t| &t.tok).collect();
+        let sig: Vec<&Tok> = toks
+            .iter()
+            .filter(|t| t.tok != Tok::Space)
+            .map(|t| &t.tok)
+            .collect();
         let decl_len = match sig.as_slice() {
             [Tok::Var(_), Tok::Declare | Tok::Assign, ..] => Some(2),
-            [Tok::Var(_), Tok::Comma, Tok::Var(_), Tok::Declare | Tok::Assign, ..] => Some(4),
+            [
+                Tok::Var(_),
+                Tok::Comma,
+                Tok::Var(_),
+                Tok::Declare | Tok::Assign,
+                ..,
+            ] => Some(4),
             _ => None,
         };
         if let Some(n) = decl_len {
@@ -528,7 +602,11 @@ impl Parser<'_> {
         for part in split_top(body, |t| t.tok == Tok::Pipe) {
             cmds.push(self.command(&part, pos)?);
         }
-        Ok(Pipe { decls, assign, cmds })
+        Ok(Pipe {
+            decls,
+            assign,
+            cmds,
+        })
     }
 
     fn command(&self, toks: &[&Token], pos: usize) -> Result<Cmd, TemplateError> {
@@ -550,7 +628,12 @@ impl Parser<'_> {
     }
 
     /// One operand starting at `toks[k]`: a term and the fields chained to it.
-    fn operand(&self, toks: &[&Token], k: usize, pos: usize) -> Result<(Arg, usize), TemplateError> {
+    fn operand(
+        &self,
+        toks: &[&Token],
+        k: usize,
+        pos: usize,
+    ) -> Result<(Arg, usize), TemplateError> {
         let t = toks[k];
         let mut next = k + 1;
         let term = match &t.tok {
@@ -608,17 +691,33 @@ impl Parser<'_> {
             }
             Tok::RParen => return Err(err(self.src, t.pos, "unexpected right paren")),
             Tok::Pipe => return Err(err(self.src, pos, "missing command")),
-            Tok::Declare | Tok::Assign | Tok::Comma => return Err(err(self.src, t.pos, "unexpected token in operand")),
+            Tok::Declare | Tok::Assign | Tok::Comma => {
+                return Err(err(self.src, t.pos, "unexpected token in operand"));
+            }
             Tok::Space => return Err(err(self.src, t.pos, "unexpected space")),
         };
         // an operand must be followed by a space, a pipe or the end
         if let Some(after) = toks.get(next)
             && !matches!(after.tok, Tok::Space | Tok::Pipe)
         {
-            return Err(err(self.src, after.pos, format!("unexpected {:?} in operand", &self.src[after.pos..after.end])));
+            return Err(err(
+                self.src,
+                after.pos,
+                format!(
+                    "unexpected {:?} in operand",
+                    &self.src[after.pos..after.end]
+                ),
+            ));
         }
         let end = toks.get(next.saturating_sub(1)).map_or(t.end, |x| x.end);
-        Ok((Arg { term, pos: t.pos, text: self.src[t.pos..end].to_owned() }, next))
+        Ok((
+            Arg {
+                term,
+                pos: t.pos,
+                text: self.src[t.pos..end].to_owned(),
+            },
+            next,
+        ))
     }
 }
 
