@@ -463,6 +463,13 @@ fn ps_and_inspect_formats_match_docker() {
             "alpha",
         ],
         vec!["inspect", "--format", "json", "beta"],
+        vec![
+            "inspect",
+            "--format",
+            "{{.ID}} {{.HostConfig.DNS}} {{.HostConfig.NanoCPUs}}",
+            "beta",
+        ],
+        vec!["container", "inspect", "--format", "{{.Id}}", "beta"],
         vec!["inspect", "nosuch"],
         vec!["inspect", "-f", "{{.Name}}", "alpha", "nosuch"],
         vec!["container", "inspect", "nosuch"],
@@ -808,7 +815,11 @@ fn everyday_commands_match_docker() {
             "--format",
             "{{.Containers}} {{.ContainersRunning}} {{.Images}} {{.OSType}}",
         ],
-        vec!["version", "--format", "{{.Server.Version}} {{.Server.Os}}"],
+        vec![
+            "version",
+            "--format",
+            "{{.Server.Version}} {{.Server.Os}} {{.Server.APIVersion}}",
+        ],
     ] {
         let (d, b) = both(&env, &args);
         assert_same(&d, &b);

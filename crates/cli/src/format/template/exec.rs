@@ -327,8 +327,10 @@ impl<'a> Exec<'a> {
                             }
                         },
                         other => {
-                            return Err(self
-                                .err_pipe(p, format!("range can't iterate over {}", print(other))));
+                            return Err(self.err_pipe(
+                                p,
+                                format!("range can't iterate over {}", print(other)),
+                            ));
                         }
                     };
                     if items.is_empty() {
@@ -554,7 +556,20 @@ impl<'a> Exec<'a> {
                 continue;
             }
             recv = match &recv {
-                Json::Obj(m) => match m.iter().find(|(k, _)| k == name) {
+                // docker's structs name fields in Go (`ID`, `DNS`, `APIVersion`)
+                // where the JSON says `Id`, `Dns`, `ApiVersion`: an exported
+                // name matches its JSON key whatever the case
+                Json::Obj(m) => match m.iter().find(|(k, _)| k == name).or_else(|| {
+                    if name.starts_with(|c: char| c.is_ascii_uppercase()) {
+                        let mut it = m.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
+                        match (it.next(), it.next()) {
+                            (Some(one), None) => Some(one),
+                            _ => None,
+                        }
+                    } else {
+                        None
+                    }
+                }) {
                     Some((_, Json::Null)) if LIST_FIELDS.contains(&name.as_str()) => Json::NilList,
                     Some((_, Json::Null)) if MAP_FIELDS.contains(&name.as_str()) => Json::NilMap,
                     Some((_, v)) => v.clone(),

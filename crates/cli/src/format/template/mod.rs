@@ -265,6 +265,16 @@ mod tests {
     }
 
     #[test]
+    fn go_field_names_reach_json_keys() {
+        let d = r#"{"Id":"abc","HostConfig":{"Dns":["1.1.1.1"]},"ApiVersion":"1.50"}"#;
+        assert_eq!(
+            ok("{{.ID}} {{.HostConfig.DNS}} {{.APIVersion}}", d),
+            "abc [1.1.1.1] 1.50"
+        );
+        assert_eq!(ok("{{.id}}", d), "<no value>");
+    }
+
+    #[test]
     fn missing_and_errors() {
         assert_eq!(ok("{{.Nope}}", INSPECT), "<no value>");
         let data = Json::parse(INSPECT.as_bytes()).unwrap();
