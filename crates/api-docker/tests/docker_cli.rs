@@ -334,8 +334,6 @@ fn errors_read_like_dockers() {
     assert!(!o.status.success(), "the CLI refuses a non-numeric timeout itself");
     let o = d.docker(&["build", "."]);
     assert!(!o.status.success());
-    let o = d.docker(&["network", "ls"]);
-    assert!(stderr(&o).contains("not supported yet"), "{}", stderr(&o));
     let o = d.docker(&["run", "--rm", "--link", "taken:t", "busybox", "true"]);
     assert!(stderr(&o).contains("not supported yet: --link"), "{}", stderr(&o));
 }
@@ -388,6 +386,24 @@ fn lifecycle_verbs() {
     assert_eq!(d.ok(&["volume", "ls", "-q"]).trim(), "v1");
     assert_eq!(d.ok(&["volume", "inspect", "-f", "{{.Driver}}", "v1"]).trim(), "local");
     d.ok(&["volume", "rm", "v1"]);
+    // networks
+    let net = d.ok(&["network", "create", "--subnet", "10.99.0.0/24", "--label", "k=v", "appnet"]).trim().to_owned();
+    assert_eq!(net.len(), 64);
+    let ls = d.ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    for n in ["appnet bridge", "bridge bridge", "host host", "none null"] {
+        assert!(ls.contains(n), "{n} missing: {ls}");
+    }
+    assert_eq!(d.ok(&["network", "ls", "-q", "--filter", "label=k=v"]).trim(), &net[..12]);
+    assert_eq!(d.ok(&["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", "appnet"]).trim(), "10.99.0.0/24");
+    d.ok(&["run", "-d", "--name", "onnet", "--network", "appnet", "busybox", "sleep", "300"]);
+    let ip = d.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.appnet.IPAddress}}", "onnet"]);
+    assert!(ip.trim().starts_with("10.99.0."), "{ip}");
+    let o = d.docker(&["network", "rm", "appnet"]);
+    assert!(!o.status.success(), "a network in use stays");
+    d.ok(&["rm", "-f", "onnet"]);
+    d.ok(&["network", "rm", "appnet"]);
+    let o = d.docker(&["network", "inspect", "appnet"]);
+    assert!(!o.status.success());
     // prunes
     let pruned = d.ok(&["container", "prune", "-f"]);
     assert!(pruned.contains("Total reclaimed space"), "{pruned}");

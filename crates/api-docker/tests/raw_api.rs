@@ -231,6 +231,13 @@ fn wait_answers_headers_first_and_logs_are_multiplexed() {
         b = &b[8 + len..];
     }
     assert!(frames.contains(&(1, "out\n".into())) && frames.contains(&(2, "err\n".into())), "{frames:?}");
+    // attach without the upgrade: the output as a plain streamed body
+    let r = request(&d.sock, "POST", &format!("/containers/{id}/attach?logs=1&stdout=1&stderr=1"), &[], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/vnd.docker.multiplexed-stream"));
+    assert_eq!(&r.body[..8], &[1, 0, 0, 0, 0, 0, 0, 4], "a stdout frame of 4 bytes first");
+    let r = request(&d.sock, "POST", &format!("/containers/{id}/attach?stream=1&stdin=1&stdout=1"), &[], b"");
+    assert_eq!(r.status, 400, "stdin needs the hijacked connection");
     // kill makes wait answer
     assert_eq!(post_json(&d.sock, &format!("/containers/{id}/kill"), "").status, 204);
     let mut rest = Vec::new();

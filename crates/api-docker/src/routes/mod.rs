@@ -3,6 +3,7 @@
 mod containers;
 mod exec;
 mod images;
+mod networks;
 mod system;
 mod unsupported;
 mod volumes;
@@ -63,6 +64,13 @@ pub(crate) fn routes(state: AppState) -> Router {
         .route("/volumes/create", post(volumes::create))
         .route("/volumes/prune", post(volumes::prune))
         .route("/volumes/{name}", get(volumes::inspect).delete(volumes::remove).put(unsupported::cluster_volume))
+        // networks
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route("/networks/{id}", get(networks::inspect).delete(networks::remove))
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
         // not implemented yet: answered plainly, never faked
         .route("/containers/{id}/update", post(unsupported::container_update))
         .route("/containers/{id}/attach/ws", get(unsupported::attach_ws))
@@ -70,12 +78,6 @@ pub(crate) fn routes(state: AppState) -> Router {
         .route("/build/prune", post(unsupported::build))
         .route("/session", post(unsupported::build))
         .route("/images/search", get(unsupported::image_search))
-        .route("/networks", get(unsupported::networks))
-        .route("/networks/create", post(unsupported::networks))
-        .route("/networks/prune", post(unsupported::networks))
-        .route("/networks/{id}", get(unsupported::networks).delete(unsupported::networks))
-        .route("/networks/{id}/connect", post(unsupported::networks))
-        .route("/networks/{id}/disconnect", post(unsupported::networks))
         .route("/distribution/{*rest}", get(unsupported::distribution))
         .route("/plugins", get(unsupported::plugins))
         .route("/plugins/{*rest}", get(unsupported::plugins).post(unsupported::plugins).delete(unsupported::plugins))

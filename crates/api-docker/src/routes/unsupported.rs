@@ -20,13 +20,6 @@ pub(crate) async fn image_search() -> ApiError {
     ApiError::not_supported("image search")
 }
 
-/// The engine has no network API yet (berth-engine exposes no list/create/
-/// inspect/connect of networks); containers still get the default bridge,
-/// host or none through `HostConfig.NetworkMode`.
-pub(crate) async fn networks() -> ApiError {
-    ApiError::not_supported("network management (docker network ls/create/inspect/connect/rm/prune)")
-}
-
 pub(crate) async fn distribution() -> ApiError {
     ApiError::not_supported("distribution inspect")
 }
