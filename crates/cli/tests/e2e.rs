@@ -1034,3 +1034,68 @@ fn everyday_commands_match_docker() {
         env.leftovers().is_empty()
     });
 }
+
+#[test]
+fn login_and_registry_auth_errors_match_docker() {
+    if !common::isolated("login_and_registry_auth_errors_match_docker") {
+        return;
+    }
+    let env = Env::new();
+    let secure =
+        berth_test_support::registry::Registry::with(berth_test_support::registry::Options {
+            basic_auth: Some(("tester".into(), "s3cret".into())),
+            tls: false,
+        });
+    secure.push_layout(
+        berth_test_support::registry::busybox_layout().path(),
+        "busybox:latest",
+    );
+    let reg = secure.addr().to_owned();
+    let img = format!("{reg}/busybox:latest");
+    // no credentials: the registry refuses, through both CLIs alike
+    let (d, b) = both(&env, &["pull", &img]);
+    assert_eq!(
+        (d.code, as_berth(&d.stderr)),
+        (b.code, b.stderr.clone()),
+        "{}\n{}",
+        d.describe(),
+        b.describe()
+    );
+    assert_ne!(b.code, 0);
+    // berthd cannot check credentials yet (POST /auth): berth says so as
+    // docker does, and stores nothing it could not verify
+    let b = env.with_stdin(
+        false,
+        &["login", "-u", "tester", "--password-stdin", &reg],
+        b"s3cret\n",
+    );
+    let d = env.with_stdin(
+        true,
+        &["login", "-u", "tester", "--password-stdin", &reg],
+        b"s3cret\n",
+    );
+    assert_eq!(
+        (d.code, &d.stderr),
+        (b.code, &b.stderr),
+        "{}\n{}",
+        d.describe(),
+        b.describe()
+    );
+    assert_ne!(b.code, 0);
+    assert!(
+        b.stderr.starts_with("Error response from daemon: "),
+        "{}",
+        b.describe()
+    );
+    assert!(
+        !env.dir.path().join("config/config.json").exists(),
+        "nothing stored"
+    );
+    let o = env.berth(&["logout", &reg]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, format!("Not logged in to {reg}\n").as_str()),
+        "{}",
+        o.describe()
+    );
+}
