@@ -92,13 +92,20 @@ fn mount(m: &MountSpec) -> dt::Mount {
     }
 }
 
-/// The container's `HostConfig` as it was asked for.
-pub fn host_config(spec: &ContainerSpec, runtime: &str) -> dt::HostConfig {
+/// The container's `HostConfig` as it was asked for; the log config with
+/// the daemon's defaults filled in, as dockerd shows it.
+pub fn host_config(spec: &ContainerSpec, runtime: &str, log_defaults: &berth_engine::LogDefaults) -> dt::HostConfig {
     let r = &spec.resources;
     let throttle = |v: &[berth_engine::spec::ThrottleDevice]| -> Option<Vec<dt::ThrottleDevice>> {
         Some(v.iter().map(|d| dt::ThrottleDevice { path: d.path.clone(), rate: d.rate }).collect())
     };
-    let log = spec.log_config.clone().unwrap_or_default();
+    let mut log = spec.log_config.clone().unwrap_or_default();
+    if log.driver.is_empty() {
+        log.driver = log_defaults.driver.clone();
+        for (k, v) in &log_defaults.options {
+            log.options.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
     dt::HostConfig {
         binds: opt_list(&spec.binds),
         log_config: dt::LogConfig { r#type: log.driver, config: Some(log.options) },
@@ -250,8 +257,23 @@ pub fn port_map(ports: &BTreeMap<String, Vec<berth_engine::spec::PortBinding>>) 
         .collect()
 }
 
+/// The hostname in use: the one asked for, else what the engine wrote to
+/// the container's hostname file, else docker's default (the short id).
+fn hostname(d: &ContainerDetails) -> String {
+    if let Some(h) = d.spec.hostname.as_ref().filter(|h| !h.is_empty()) {
+        return h.clone();
+    }
+    if !d.hostname_path.is_empty()
+        && let Ok(h) = std::fs::read_to_string(&d.hostname_path)
+        && !h.trim().is_empty()
+    {
+        return h.trim().to_owned();
+    }
+    d.id.chars().take(12).collect()
+}
+
 /// `GET /containers/{id}/json`.
-pub fn inspect(d: &ContainerDetails) -> dt::ContainerInspect {
+pub fn inspect(d: &ContainerDetails, log_defaults: &berth_engine::LogDefaults) -> dt::ContainerInspect {
     let networks: BTreeMap<String, EndpointSettings> =
         d.network.networks.iter().map(|(name, e)| (name.clone(), endpoint(e, d.spec.endpoints.get(name)))).collect();
     // docker still fills the deprecated top-level fields from the default bridge
@@ -291,12 +313,12 @@ pub fn inspect(d: &ContainerDetails) -> dt::ContainerInspect {
         process_label: String::new(),
         app_armor_profile: String::new(),
         exec_ids: opt_list(&d.exec_ids),
-        host_config: Some(host_config(&d.spec, &d.runtime)),
+        host_config: Some(host_config(&d.spec, &d.runtime, log_defaults)),
         graph_driver: dt::DriverData { name: d.driver.clone(), data: Some(d.graph_driver_data.clone()) },
         size_rw: d.size_rw,
         size_root_fs: d.size_root_fs,
         mounts: d.mounts.iter().map(mount_point).collect(),
-        config: Some(config(&d.spec)),
+        config: Some(dt::ContainerConfig { hostname: hostname(d), ..config(&d.spec) }),
         network_settings: Some(settings),
     }
 }
@@ -393,7 +415,7 @@ mod tests {
 
     #[test]
     fn inspect_shape() {
-        let i = inspect(&details());
+        let i = inspect(&details(), &berth_engine::LogDefaults::default());
         let v = serde_json::to_value(&i).unwrap();
         assert_eq!(v["Name"], "/web");
         assert_eq!(v["Image"], "sha256:abc");
@@ -410,6 +432,9 @@ mod tests {
         assert_eq!(v["HostConfig"]["RestartPolicy"]["Name"], "no");
         assert_eq!(v["HostConfig"]["PortBindings"]["80/tcp"][0]["HostPort"], "8080");
         assert_eq!(v["HostConfig"]["Runtime"], "berth");
+        assert_eq!(v["HostConfig"]["LogConfig"]["Type"], "json-file");
+        assert_eq!(v["HostConfig"]["LogConfig"]["Config"]["max-size"], "20m");
+        assert_eq!(v["Config"]["Hostname"], "aaaaaaaaaaaa");
         assert_eq!(v["NetworkSettings"]["Ports"]["80/tcp"][0]["HostIp"], "0.0.0.0");
         assert!(v["NetworkSettings"]["Ports"]["443/tcp"].is_null());
         assert_eq!(v["NetworkSettings"]["IPAddress"], "172.17.0.2");

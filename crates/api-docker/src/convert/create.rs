@@ -193,7 +193,8 @@ fn host_config(h: HostConfig, spec: &mut ContainerSpec, flag: &mut impl FnMut(bo
         cpu_realtime_runtime: h.cpu_realtime_runtime,
         cpuset_cpus: h.cpuset_cpus,
         cpuset_mems: h.cpuset_mems,
-        pids_limit: h.pids_limit,
+        // as dockerd: 0 and negative values mean "no limit", stored as unset
+        pids_limit: h.pids_limit.filter(|p| *p > 0),
         ulimits: h.ulimits.unwrap_or_default().into_iter().map(|u| Ulimit { name: u.name, soft: u.soft, hard: u.hard }).collect(),
         blkio_weight: h.blkio_weight,
         blkio_weight_device: h
@@ -332,6 +333,10 @@ mod tests {
         assert!(c.spec.endpoints.is_empty());
         assert_eq!(c.spec.resources.memory_swappiness, None);
         assert_eq!(c.spec.resources.oom_kill_disable, None);
+        let c = to_spec(req(r#"{"Image":"b","HostConfig":{"PidsLimit":0}}"#), None, None).unwrap();
+        assert_eq!(c.spec.resources.pids_limit, None);
+        let c = to_spec(req(r#"{"Image":"b","HostConfig":{"PidsLimit":-1}}"#), None, None).unwrap();
+        assert_eq!(c.spec.resources.pids_limit, None);
         assert!(s.unsupported.options.is_empty(), "{:?}", s.unsupported.options);
     }
 

@@ -71,7 +71,7 @@ pub(crate) async fn create(State(st): State<AppState>, q: Query, headers: Header
 /// `GET /containers/{id}/json?size=`.
 pub(crate) async fn inspect(State(st): State<AppState>, Path(id): Path<String>, q: Query) -> ApiResult {
     let d = st.engine.inspect(&id, q.bool("size")).await?;
-    Ok(json(&cc::inspect(&d)))
+    Ok(json(&cc::inspect(&d, &st.engine.config().log)))
 }
 
 /// `POST /containers/{id}/start`.
