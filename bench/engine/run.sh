@@ -12,7 +12,10 @@
 #              network (ctr: --cni with a bridge conflist). Every peer and
 #              both variants run once per round, in an order rotated per
 #              round, timed with bash's $EPOCHREALTIME; 3 warm-up rounds,
-#              then --runs rounds (default 30). Median, 25th–75th percentile.
+#              then --runs rounds (default 50). Median, 25th–75th percentile;
+#              and the median CPU time per run, from cpuacct: each peer's
+#              daemons and clients (so its monitors and runtimes) run in
+#              /berth-bench-tools/PEER, its containers under their own parent.
 #   density    --containers (default 50) detached `sleep 3600` containers
 #              (--network none) started one after another, wall time; then
 #              the monitors' memory (/proc/PID/smaps_rollup: Rss and
@@ -46,7 +49,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
-runs=30
+runs=50
 containers=50
 rounds=3
 peers=berth,ctr,podman,docker
@@ -71,7 +74,7 @@ done
 case $storage in ext4|tmpfs) ;; *) echo "run.sh: --storage ext4|tmpfs" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "run.sh: run as root" >&2; exit 1; }
 args=(--runs "$runs" --containers "$containers" --rounds "$rounds" --peers "$peers" --storage "$storage" --variants "$variants")
-cg_names=(berth-bench berth-bench-docker berth-bench-podman berth-bench-ctr)
+cg_names=(berth-bench berth-bench-docker berth-bench-podman berth-bench-ctr berth-bench-tools)
 
 ###############################################################################
 # Outside: packages, build, host snapshot, the namespace, the host check.
@@ -106,6 +109,9 @@ if [ -z "${BERTH_ENGINE_BENCH_INNER:-}" ]; then
       RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target "$host" \
       -p berth-runtime -p berth-shim -p berth-init >&2)
   fi
+  rev=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
+  [ "$build" = 1 ] || rev="binaries of $(date -u -r "$target/release/berthd" +%Y-%m-%dT%H:%MZ 2>/dev/null || echo '?'), tree $rev"
+  export BERTH_BENCH_REV=$rev
   export BERTH_BENCH_BERTHD=$target/release/berthd BERTH_BENCH_CLI=$target/release/berth
   export BERTH_BENCH_STATIC=$target/$host/release
 
@@ -177,6 +183,24 @@ readlink /proc/self/ns/net > "$state/netns"
 if grep -q ' /sys/fs/cgroup/unified cgroup2 ' /proc/self/mounts; then
   umount /sys/fs/cgroup/unified
 fi
+# CPU time: each peer's daemons and clients (and so the monitors and
+# runtimes they spawn) run in cpuacct cgroup /berth-bench-tools/PEER, its
+# containers under their own parent; a run costs the growth of both
+# (cpuacct charges parents at once, so removed containers still count).
+acct=/sys/fs/cgroup/cpuacct
+declare -A cparent=([berth]=berth-bench [ctr]=berth-bench-ctr [podman]=berth-bench-podman [docker]=berth-bench-docker)
+enter_cg() { # PEER, or "" for the root: moves this shell (children follow)
+  [ -d "$acct" ] || return 0
+  if [ -n "$1" ]; then mkdir -p "$acct/berth-bench-tools/$1"; echo $$ > "$acct/berth-bench-tools/$1/cgroup.procs"
+  else echo $$ > "$acct/cgroup.procs"; fi
+}
+CPU_NS=0
+cpu_ns() { # PEER -> $CPU_NS (no fork: the shell is in the measured cgroup)
+  local a=0 b=0
+  [ -r "$acct/berth-bench-tools/$1/cpuacct.usage" ] && read -r a < "$acct/berth-bench-tools/$1/cpuacct.usage"
+  [ -r "$acct/${cparent[$1]}/cpuacct.usage" ] && read -r b < "$acct/${cparent[$1]}/cpuacct.usage"
+  CPU_NS=$((a + b))
+}
 ip link set lo up
 work=$state/mnt
 mkdir -p "$work"
@@ -226,6 +250,7 @@ cleanup() {
   echo "== cleaning up" >&2
   for p in "${active[@]}"; do remove_all "$p" >/dev/null 2>&1; done
   for k in berthd dockerd containerd registry; do [ -n "${pid[$k]:-}" ] && stop_pid "${pid[$k]}"; done
+  enter_cg ""
   # What is left in this namespace (monitors of containers that could not
   # be removed) was started here.
   sleep 0.3
@@ -314,7 +339,7 @@ TOML
   wait_sock "$run/berth/berth.sock" "${pid[berthd]}" berthd || { cat "$run/berth/berthd.log" >&2; return 1; }
   BERTH=("$bin/berth" -H "unix://$run/berth/berth.sock")
   "${BERTH[@]}" pull -q "$IMG" >/dev/null
-  version[berth]="berth $(git -C "$repo" describe --always --dirty 2>/dev/null) (berth-runtime)"
+  version[berth]="berth ${BERTH_BENCH_REV:-?} (berth-runtime)"
 }
 start_ctr() {
   mkdir -p "$run/ctr"
@@ -453,6 +478,7 @@ mem() {
 for p in "${want[@]}"; do
   case "$p" in berth|ctr|podman|docker) ;; *) echo "run.sh: unknown peer $p" >&2; exit 2 ;; esac
   echo "== starting $p" >&2
+  enter_cg "$p"
   if ! "start_$p" >"$work/start-$p.log" 2>&1; then
     echo "run.sh: $p could not be set up, left out: $(tail -c 600 "$work/start-$p.log")" >&2
     continue
@@ -472,6 +498,7 @@ for p in "${want[@]}"; do
     fi
   done
   [ "$bad" = 0 ] && active+=("$p")
+  enter_cg ""
 done
 [ ${#active[@]} -gt 0 ] || { echo "run.sh: no peer works" >&2; exit 1; }
 echo "== peers: ${active[*]}" >&2
@@ -485,13 +512,17 @@ n=${#active[@]}
 for ((i = 0; i < runs + 3; i++)); do
   order=("${active[@]:i % n}" "${active[@]:0:i % n}")
   for p in "${order[@]}"; do
+    enter_cg "$p"
     for v in "${variant_list[@]}"; do
       ok=ok
+      cpu_ns "$p"; c0=$CPU_NS
       t0=$EPOCHREALTIME
       run_rm "$p" "$v" </dev/null >/dev/null 2>>"$work/errors-$p.log" || ok=FAILED
       t1=$EPOCHREALTIME
-      [ "$i" -ge 3 ] && echo "$p $v $ok $t0 $t1" >> "$times"
+      cpu_ns "$p"
+      [ "$i" -ge 3 ] && echo "$p $v $ok $t0 $t1 $((CPU_NS - c0))" >> "$times"
     done
+    enter_cg ""
   done
   (( (i + 1) % 10 == 0 )) && echo "   round $((i + 1))/$((runs + 3)), load $(cut -d' ' -f1 /proc/loadavg)" >&2
 done
@@ -508,16 +539,20 @@ for ((r = 0; r < rounds; r++)); do
     sleep 1
     read -r _ dbefore _ < <(mem $(daemons "$p"))
     failed=0
+    enter_cg "$p"
+    cpu_ns "$p"; c0=$CPU_NS
     t0=$EPOCHREALTIME
     for ((c = 1; c <= containers; c++)); do
       run_d "$p" "$c" </dev/null >/dev/null 2>>"$work/errors-$p.log" || failed=$((failed + 1))
     done
     t1=$EPOCHREALTIME
+    cpu_ns "$p"; c1=$CPU_NS
+    enter_cg ""
     sleep 2
     mons=($(monitors "$p"))
     read -r mcount mrss mpriv < <(mem "${mons[@]}")
     read -r _ dafter _ < <(mem $(daemons "$p"))
-    echo "$p $t0 $t1 $failed $mcount $mrss $mpriv $dbefore $dafter" >> "$dens"
+    echo "$p $t0 $t1 $failed $mcount $mrss $mpriv $dbefore $dafter $((c1 - c0))" >> "$dens"
     echo "   round $((r + 1)) $p: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f s", b - a }'), $mcount monitors, $failed failed, load $(cut -d' ' -f1 /proc/loadavg)" >&2
     if [ "$p" = berth ] && [ "$r" = 0 ] && [ -n "$raw" ]; then
       mkdir -p "$raw"
@@ -539,10 +574,14 @@ stat_rm() {
     awk '{ a[NR] = $1 } END { if (NR == 0) { print "-"; exit } m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2;
            printf "%.0f (%.0f–%.0f)", m, a[int(NR / 4) + 1], a[int(3 * NR / 4) + 1] }'
 }
+cpu_rm() { # FILE PEER VARIANT -> median CPU ms per run
+  awk -v p="$2" -v v="$3" '$1 == p && $2 == v && $3 == "ok" { printf "%.3f\n", $6 / 1e6 }' "$1" | sort -n |
+    awk '{ a[NR] = $1 } END { if (NR == 0) { print "-"; exit } printf "%.0f", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
 fails_rm() { awk -v p="$2" '$1 == p && $3 == "FAILED"' "$1" | wc -l; }
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) { print "-"; exit } print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 col() { # col PEER EXPR over density rows -> median
-  awk -v p="$1" '$1 == p { t = $3 - $2; fail = $4; n = $5; rss = $6; priv = $7; db = $8; da = $9; print '"$2"' }' "$dens" | median
+  awk -v p="$1" '$1 == p { t = $3 - $2; fail = $4; n = $5; rss = $6; priv = $7; db = $8; da = $9; cpu = $10; print '"$2"' }' "$dens" | median
 }
 range() { awk -v p="$1" '$1 == p { printf "%s%.2f", (k++ ? "/" : ""), $3 - $2 }' "$dens"; }
 mib() { awk -v k="$1" 'BEGIN { if (k == "-") print "-"; else printf "%.1f", k / 1024 }'; }
@@ -553,28 +592,28 @@ echo
 echo "Engine benchmark, $when; \`bench/engine/run.sh ${args[*]}\`."
 echo "Load average (1/5/15 min): $load_start at the start, $load_rm after run --rm, $load_end at the end."
 echo
-echo "\`run --rm $IMG true\`, ms: median (25th–75th percentile) of $runs interleaved rounds."
+echo "\`run --rm $IMG true\`: wall time in ms, median (25th–75th percentile) of $runs interleaved rounds; CPU: median CPU time per run (ms) of the peer's clients, daemons, monitors, runtimes and containers (cpuacct)."
 echo
 hdr="| peer | version |"; sep="|---|---|"
 for v in "${variant_list[@]}"; do
-  case $v in none) hdr+=" --network none |" ;; bridge) hdr+=" default bridge |" ;; *) hdr+=" $v |" ;; esac
-  sep+="---:|"
+  case $v in none) hdr+=" --network none | CPU |" ;; bridge) hdr+=" default bridge | CPU |" ;; *) hdr+=" $v | CPU |" ;; esac
+  sep+="---:|---:|"
 done
 echo "$hdr failed |"; echo "$sep---:|"
 for p in "${active[@]}"; do
   line="| $p | ${version[$p]} |"
-  for v in "${variant_list[@]}"; do line+=" $(stat_rm "$times" "$p" "$v") |"; done
+  for v in "${variant_list[@]}"; do line+=" $(stat_rm "$times" "$p" "$v") | $(cpu_rm "$times" "$p" "$v") |"; done
   echo "$line $(fails_rm "$times" "$p") |"
 done
 echo
 echo "Density: $containers detached \`run -d --network none $IMG sleep 3600\` one after another (ctr: \`ctr run -d\`), median of $rounds rounds (each round's time listed); monitor memory from /proc/PID/smaps_rollup averaged over the containers (private = Private_Clean + Private_Dirty); daemon RSS idle before the containers → with them (docker: dockerd + its containerd; podman has no daemon)."
 echo
-echo "| peer | $containers starts (s) | rounds (s) | monitors found | monitor RSS (MiB) | monitor private (KiB) | daemon RSS before → after (MiB) | failed starts |"
-echo "|---|---:|---|---:|---:|---:|---:|---:|"
+echo "| peer | $containers starts (s) | rounds (s) | CPU per start (ms) | monitors found | monitor RSS (MiB) | monitor private (KiB) | daemon RSS before → after (MiB) | failed starts |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
 for p in "${active[@]}"; do
   t=$(col "$p" t); cnt=$(col "$p" n); fl=$(col "$p" fail)
   rss=$(col "$p" 'n ? rss / n : 0'); priv=$(col "$p" 'n ? priv / n : 0')
   if [ "$p" = podman ]; then dmn="—"; else dmn="$(mib "$(col "$p" db)") → $(mib "$(col "$p" da)")"; fi
   monitor=$(case $p in berth) echo berth-shim ;; podman) echo conmon ;; *) echo containerd-shim-runc-v2 ;; esac)
-  printf '| %s | %.2f | %s | %s × %s | %s | %s | %s | %s |\n' "$p" "$t" "$(range "$p")" "$cnt" "$monitor" "$(mib "$rss")" "$(kib "$priv")" "$dmn" "$fl"
+  printf '| %s | %.2f | %s | %.0f | %s × %s | %s | %s | %s | %s |\n' "$p" "$t" "$(range "$p")" "$(col "$p" "cpu / 1e6 / $containers")" "$cnt" "$monitor" "$(mib "$rss")" "$(kib "$priv")" "$dmn" "$fl"
 done
