@@ -428,6 +428,7 @@ impl ContainerCreateRequest {
 pub struct ContainerCreateResponse {
     #[serde(rename = "Id")]
     pub id: String,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub warnings: Vec<String>,
 }
 
@@ -547,6 +548,7 @@ pub struct ContainerInspect {
     pub id: String,
     pub created: String,
     pub path: String,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub args: Vec<String>,
     pub state: Option<ContainerState>,
     pub image: String,
@@ -571,6 +573,7 @@ pub struct ContainerInspect {
     pub size_rw: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_root_fs: Option<i64>,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub mounts: Vec<MountPoint>,
     pub config: Option<ContainerConfig>,
     pub network_settings: Option<NetworkSettings>,
@@ -609,6 +612,7 @@ pub struct SummaryNetworkSettings {
 pub struct ContainerSummary {
     #[serde(rename = "Id")]
     pub id: String,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub names: Vec<String>,
     pub image: String,
     #[serde(rename = "ImageID")]
@@ -617,6 +621,7 @@ pub struct ContainerSummary {
     pub image_manifest_descriptor: Option<crate::image::Descriptor>,
     pub command: String,
     pub created: i64,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub ports: Vec<Port>,
     #[serde(skip_serializing_if = "is_zero")]
     pub size_rw: i64,
@@ -627,6 +632,7 @@ pub struct ContainerSummary {
     pub status: String,
     pub host_config: SummaryHostConfig,
     pub network_settings: Option<SummaryNetworkSettings>,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub mounts: Vec<MountPoint>,
 }
 
@@ -649,7 +655,9 @@ pub struct ContainerWaitResponse {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ContainerTopResponse {
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub titles: Vec<String>,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub processes: Vec<Vec<String>>,
 }
 
@@ -790,6 +798,16 @@ mod tests {
         assert!(v.get("ExposedPorts").is_none());
         assert!(v.get("StopSignal").is_none());
         assert!(v.get("Healthcheck").is_none());
+    }
+
+    #[test]
+    fn null_lists_from_other_daemons_are_empty() {
+        let i: ContainerInspect = serde_json::from_str(r#"{"Id":"x","Args":null,"Mounts":null,"ExecIDs":null}"#).unwrap();
+        assert!(i.args.is_empty() && i.mounts.is_empty());
+        let s: ContainerSummary = serde_json::from_str(r#"{"Id":"x","Names":null,"Ports":null,"Mounts":null}"#).unwrap();
+        assert!(s.names.is_empty());
+        let info: crate::system::Info = serde_json::from_str(r#"{"DriverStatus":null,"Labels":null,"Runtimes":null,"SecurityOptions":null}"#).unwrap();
+        assert!(info.driver_status.is_empty());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::de::is_zero;
 pub struct EventActor {
     #[serde(rename = "ID")]
     pub id: String,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub attributes: BTreeMap<String, String>,
 }
 

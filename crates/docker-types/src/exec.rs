@@ -51,6 +51,7 @@ pub struct ExecStartRequest {
 pub struct ExecProcessConfig {
     pub tty: bool,
     pub entrypoint: String,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub arguments: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub privileged: Option<bool>,

@@ -51,7 +51,9 @@ pub struct ImageSummary {
     pub parent_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub descriptor: Option<Descriptor>,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub repo_digests: Vec<String>,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub repo_tags: Vec<String>,
     pub shared_size: i64,
     pub size: i64,
@@ -111,7 +113,9 @@ pub struct ImageMetadata {
 pub struct ImageInspect {
     #[serde(rename = "Id")]
     pub id: String,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub repo_tags: Vec<String>,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub repo_digests: Vec<String>,
     pub parent: String,
     pub comment: String,

@@ -58,6 +58,7 @@ pub struct PluginsInfo {
 #[serde(rename_all = "PascalCase", default)]
 pub struct IndexInfo {
     pub name: String,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub mirrors: Vec<String>,
     pub secure: bool,
     pub official: bool,
@@ -115,6 +116,7 @@ pub struct Info {
     pub containers_stopped: i64,
     pub images: i64,
     pub driver: String,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub driver_status: Vec<[String; 2]>,
     pub plugins: PluginsInfo,
     pub memory_limit: bool,
@@ -162,9 +164,11 @@ pub struct Info {
     pub https_proxy: String,
     pub no_proxy: String,
     pub name: String,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub labels: Vec<String>,
     pub experimental_build: bool,
     pub server_version: String,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub runtimes: BTreeMap<String, Runtime>,
     pub default_runtime: String,
     pub swarm: SwarmInfo,
@@ -174,8 +178,10 @@ pub struct Info {
     pub containerd_commit: Commit,
     pub runc_commit: Commit,
     pub init_commit: Commit,
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub security_options: Vec<String>,
     #[serde(rename = "CDISpecDirs")]
+    #[serde(deserialize_with = "crate::de::nullable")]
     pub cdi_spec_dirs: Vec<String>,
     pub warnings: Option<Vec<String>>,
 }
