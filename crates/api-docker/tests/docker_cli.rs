@@ -16,6 +16,32 @@ fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// A background docker CLI process, killed if the test ends early.
+struct Bg(Option<std::process::Child>);
+
+impl Bg {
+    fn spawn(mut cmd: std::process::Command) -> Bg {
+        Bg(Some(cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn docker")))
+    }
+
+    fn pid(&self) -> i32 {
+        self.0.as_ref().map(|c| c.id() as i32).unwrap_or(0)
+    }
+
+    fn wait(mut self, what: &str) -> std::process::Output {
+        common::wait_output(self.0.take().expect("running"), Duration::from_secs(20), what)
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// Pulls the registry's busybox and names it `busybox` (no Docker Hub).
 fn busybox(d: &Daemon) {
     d.ok(&["pull", "-q", &d.image]);
@@ -56,14 +82,14 @@ fn run_rm_echo_and_exit_codes() {
     assert_eq!(stderr(&o), "err\n");
     // stdin reaches the container
     let mut c = d.docker_cmd(&["run", "--rm", "-i", "busybox", "sh", "-c", "tr a-z A-Z"]);
-    let child = c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let mut child = child;
+    c.stdin(std::process::Stdio::piped());
+    let mut bg = Bg::spawn(c);
     {
         use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
+        let mut stdin = bg.0.as_mut().and_then(|c| c.stdin.take()).unwrap();
         stdin.write_all(b"shout\n").unwrap();
     }
-    let o = common::wait_output(child, Duration::from_secs(60), "docker run -i");
+    let o = bg.wait("docker run -i");
     assert_eq!(String::from_utf8_lossy(&o.stdout), "SHOUT\n", "{}", stderr(&o));
     let o = d.docker(&["run", "--rm", "busybox", "nosuchcmd"]);
     assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
@@ -82,10 +108,10 @@ fn detached_logs_follow_and_stop() {
     let id = id.trim();
     assert_eq!(id.len(), 64);
     // logs -f follows until the container stops
-    let follower = d.docker_cmd(&["logs", "-f", "ticker"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let follower = Bg::spawn(d.docker_cmd(&["logs", "-f", "ticker"]));
     assert!(eventually(Duration::from_secs(10), || d.ok(&["logs", "ticker"]).lines().count() >= 5));
     d.ok(&["stop", "ticker"]);
-    let o = common::wait_output(follower, Duration::from_secs(20), "docker logs -f");
+    let o = follower.wait("docker logs -f");
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(out.starts_with("tick 0\ntick 1\n"), "{out}");
@@ -283,20 +309,15 @@ fn events_while_running() {
     }
     let d = Daemon::new();
     busybox(&d);
-    let watcher = d
-        .docker_cmd(&["events", "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}", "--filter", "type=container"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let watcher = Bg::spawn(d.docker_cmd(&["events", "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}", "--filter", "type=container"]));
     // the subscription is in place once /info counts it
     assert!(eventually(Duration::from_secs(10), || d.ok(&["info", "--format", "{{.NEventsListener}}"]).trim() == "1"));
     d.ok(&["run", "--rm", "--name", "evt", "busybox", "true"]);
     let since = d.ok(&["version", "--format", "{{.Server.Version}}"]);
     assert!(!since.is_empty());
     std::thread::sleep(Duration::from_millis(500));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(watcher.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
-    let o = common::wait_output(watcher, Duration::from_secs(10), "docker events");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(watcher.pid()), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let o = watcher.wait("docker events");
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     for action in ["create", "start", "die", "destroy"] {
         assert!(out.contains(&format!("container {action} evt")), "{action} missing: {out}");
