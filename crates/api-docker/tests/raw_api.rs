@@ -194,7 +194,8 @@ fn hostile_requests_get_clear_errors() {
     let r = post_json(&d.sock, "/build", "");
     assert_eq!(r.status, 501);
     assert!(r.message().starts_with("not supported yet: build"), "{}", r.message());
-    assert_eq!(get(&d.sock, "/networks").status, 501);
+    assert_eq!(get(&d.sock, "/images/search?term=x").status, 501);
+    assert_eq!(post_json(&d.sock, "/containers/nope/update", "{}").status, 501);
     // still serving
     assert_eq!(get(&d.sock, "/_ping").status, 200);
 }
