@@ -6,6 +6,7 @@
 #   bench/engine/run.sh [--runs N] [--containers N] [--rounds N]
 #                       [--peers berth,ctr,podman,docker] [--storage ext4|tmpfs]
 #                       [--variants none,bridge] [--no-build] [--raw DIR]
+#                       [--profile DIR]
 #
 #   run --rm   `X run --rm IMAGE true`, with --network none (ctr: its default,
 #              an empty network namespace) and with the default bridge
@@ -23,6 +24,16 @@
 #              and the daemons' RSS before and after; then all removed
 #              (not timed). --rounds rounds (default 3), peers rotated per
 #              round; medians over the rounds.
+#
+#   --profile  instead of measuring: for each peer, strace timelines of one
+#              run --rm and one run -d (client, and daemon with all it
+#              spawns), a sched-tracepoint process timeline (no ptrace) of 6
+#              of each, perf sched run time vs. scheduling delay of 10
+#              run --rm, cpu-clock profiles (perf record -a -g) of 20 run --rm
+#              and --containers run -d with reports by process and symbol,
+#              and smaps of monitors and daemons, all into DIR. With
+#              BERTH_BENCH_HOLD=1 it then keeps the namespace open for
+#              nsenter (see DIR/env.sh).
 #
 # Isolation: everything runs in a private mount and network namespace
 # (unshare), so bridges, veths, iptables rules and every mount live and die
@@ -57,6 +68,7 @@ storage=ext4
 variants=none,bridge
 build=1
 raw=
+profile=
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
@@ -67,7 +79,8 @@ while [ $# -gt 0 ]; do
     --variants) variants=$2; shift 2 ;;
     --no-build) build=0; shift ;;
     --raw) raw=$2; shift 2 ;;
-    -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
+    --profile) profile=$2; shift 2 ;;
+    -h|--help) sed -n '2,58p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -138,7 +151,7 @@ if [ -z "${BERTH_ENGINE_BENCH_INNER:-}" ]; then
   done
   echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
   rc=0
-  BERTH_ENGINE_BENCH_INNER=1 BERTH_BENCH_STATE=$state unshare --mount --propagation private --net -- "$here/run.sh" "${args[@]}" ${raw:+--raw "$raw"} || rc=$?
+  BERTH_ENGINE_BENCH_INNER=1 BERTH_BENCH_STATE=$state unshare --mount --propagation private --net -- "$here/run.sh" "${args[@]}" ${raw:+--raw "$raw"} ${profile:+--profile "$profile"} || rc=$?
 
   # Anything still running in the benchmark's network namespace was started
   # by it (a daemon or monitor that survived the cleanup): end it by pid.
@@ -502,6 +515,81 @@ for p in "${want[@]}"; do
 done
 [ ${#active[@]} -gt 0 ] || { echo "run.sh: no peer works" >&2; exit 1; }
 echo "== peers: ${active[*]}" >&2
+
+# --- profile instead of measuring: where berth's time and memory go -------------------
+if [ -n "$profile" ]; then
+  set +e
+  mkdir -p "$profile"
+  for p in "${active[@]}"; do
+    echo "== profiling $p into $profile" >&2
+    enter_cg "$p"
+    for i in 1 2 3; do run_rm "$p" none </dev/null >/dev/null 2>&1 || true; done
+    # strace timelines of one run --rm and one run -d: the client, and the
+    # daemon with everything it spawns (monitor, runtime, container).
+    for what in rm d; do
+      dpids=$(daemons "$p")
+      straces=()
+      for dp in $dpids; do
+        strace -f -tt -T -s 256 -o "$profile/$p-$what-daemon-$dp.strace" -p "$dp" 2>/dev/null & straces+=($!)
+      done
+      sleep 1
+      if [ "$what" = rm ]; then
+        strace -f -tt -T -s 256 -o "$profile/$p-$what-client.strace" bash -c "$(declare -p BERTH CTR PODMAN DOCKER IMG 2>/dev/null); $(declare -f run_rm); run_rm $p none" </dev/null >/dev/null 2>&1
+      else
+        strace -f -tt -T -s 256 -o "$profile/$p-$what-client.strace" bash -c "$(declare -p BERTH CTR PODMAN DOCKER IMG 2>/dev/null); $(declare -f run_d); run_d $p 1" </dev/null >/dev/null 2>&1
+      fi
+      sleep 0.5
+      for sp in "${straces[@]}"; do kill -INT "$sp" 2>/dev/null; wait "$sp" 2>/dev/null || true; done
+      remove_all "$p" >/dev/null 2>&1 || true
+    done
+    # Process timeline without ptrace (sched tracepoints: fork, exec, exit,
+    # and the client's and daemon's connect/sendto) of 6 run --rm and 6
+    # run -d; and per-task run time vs. scheduling delay (perf sched) of 10
+    # run --rm: how much of the wall time is CPU, how much waiting for one.
+    for k in rm d; do
+      one="run_rm $p none"; [ "$k" = d ] && one="run_d $p \$i"
+      perf record -q -a -e sched:sched_process_exec,sched:sched_process_exit,sched:sched_process_fork,syscalls:sys_enter_connect,syscalls:sys_enter_sendto \
+        -o "$profile/$p-$k.timeline.perf" -- bash -c "$(declare -p BERTH CTR PODMAN DOCKER IMG 2>/dev/null); $(declare -f run_rm run_d); for i in 1 2 3 4 5 6; do $one; sleep 0.2; done" </dev/null >/dev/null 2>&1
+      perf script -i "$profile/$p-$k.timeline.perf" -F comm,pid,tid,time,event,trace > "$profile/$p-$k.timeline.txt" 2>/dev/null
+      remove_all "$p" >/dev/null 2>&1 || true
+    done
+    perf sched record -q -o "$profile/$p-rm.sched.perf" -- bash -c "$(declare -p BERTH CTR PODMAN DOCKER IMG 2>/dev/null); $(declare -f run_rm); for i in \$(seq 10); do run_rm $p none; done" </dev/null >/dev/null 2>&1
+    perf sched timehist -i "$profile/$p-rm.sched.perf" -s > "$profile/$p-rm.timehist.txt" 2>/dev/null
+    # CPU profile (cpu-clock samples, call graphs) of 20 run --rm, whole
+    # machine; the report keeps the peer's processes.
+    perf record -q -a -g -F 2000 -o "$profile/$p-rm.perf" -- bash -c "$(declare -p BERTH CTR PODMAN DOCKER IMG 2>/dev/null); $(declare -f run_rm); for i in \$(seq 20); do run_rm $p none; done" </dev/null >/dev/null 2>&1 || true
+    # CPU profile of $containers run -d
+    perf record -q -a -g -F 2000 -o "$profile/$p-d.perf" -- bash -c "$(declare -p BERTH CTR PODMAN DOCKER IMG 2>/dev/null); $(declare -f run_d); for i in \$(seq $containers); do run_d $p \$i; done" </dev/null >/dev/null 2>&1 || true
+    # Reports now: the binaries live in this namespace only.
+    case $p in
+      berth) comms=berth,berthd,tokio-rt-worker,berth-netns,signals,attach,output,ctrl-c,berth-shim,berth-runtime,true,sleep ;;
+      ctr) comms=ctr,containerd,containerd-shim,runc,"runc:[0:PARENT]","runc:[1:CHILD]","runc:[2:INIT]",true,sleep ;;
+      podman) comms=podman,conmon,crun,true,sleep ;;
+      docker) comms=docker,dockerd,containerd,containerd-shim,runc,"runc:[0:PARENT]","runc:[1:CHILD]","runc:[2:INIT]",docker-init,true,sleep ;;
+    esac
+    for k in rm d; do
+      perf report -i "$profile/$p-$k.perf" --stdio --no-children -g none --sort comm --percent-limit 0.1 > "$profile/$p-$k.comm.txt" 2>/dev/null
+      perf report -i "$profile/$p-$k.perf" --stdio --no-children -g none --comms "$comms" --sort comm,dso,sym --percent-limit 0.1 > "$profile/$p-$k.sym.txt" 2>/dev/null
+      perf report -i "$profile/$p-$k.perf" --stdio --children -g caller,0.5,callee,function,percent --comms "$comms" --sort comm,sym --percent-limit 1 > "$profile/$p-$k.callers.txt" 2>/dev/null
+    done
+    sleep 2
+    mons=($(monitors "$p"))
+    for m in "${mons[@]:0:2}"; do cat "/proc/$m/smaps" > "$profile/$p-monitor-$m.smaps" 2>/dev/null; cat "/proc/$m/status" > "$profile/$p-monitor-$m.status" 2>/dev/null; done
+    for dp in $(daemons "$p"); do cat "/proc/$dp/smaps" > "$profile/$p-daemon-$dp.smaps" 2>/dev/null; cat "/proc/$dp/status" > "$profile/$p-daemon-$dp.status" 2>/dev/null; done
+    remove_all "$p" >/dev/null 2>&1 || true
+    enter_cg ""
+  done
+  if [ -n "${BERTH_BENCH_HOLD:-}" ]; then
+    # Keep the namespace for manual digging: nsenter -t PID -m -n, then
+    # source $profile/env.sh (the peers' command lines as arrays).
+    { declare -p BERTH CTR PODMAN DOCKER IMG run data work 2>/dev/null; declare -f run_rm run_d remove_all monitors daemons mem
+      echo "export HOME=$HOME DOCKER_CONFIG=$DOCKER_CONFIG BERTH_NO_AUTOSTART=1 CONTAINERS_CONF=${CONTAINERS_CONF:-}"; } > "$profile/env.sh"
+    touch "$profile/hold"
+    echo "== holding: nsenter -t $$ -m -n bash, then . $profile/env.sh; rm $profile/hold to end" >&2
+    while [ -e "$profile/hold" ]; do sleep 1; done
+  fi
+  exit 0
+fi
 
 # --- run --rm, interleaved ---------------------------------------------------------
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
