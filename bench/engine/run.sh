@@ -28,7 +28,7 @@
 #   --profile  instead of measuring: for each peer, strace timelines of one
 #              run --rm and one run -d (client, and daemon with all it
 #              spawns), a sched-tracepoint process timeline (no ptrace) of 6
-#              of each, perf sched run time vs. scheduling delay of 10
+#              of each (and of 6 run --rm on the bridge), perf sched run time vs. scheduling delay of 10
 #              run --rm, cpu-clock profiles (perf record -a -g) of 20 run --rm
 #              and --containers run -d with reports by process and symbol,
 #              and smaps of monitors and daemons, all into DIR. With
@@ -546,8 +546,8 @@ if [ -n "$profile" ]; then
     # and the client's and daemon's connect/sendto) of 6 run --rm and 6
     # run -d; and per-task run time vs. scheduling delay (perf sched) of 10
     # run --rm: how much of the wall time is CPU, how much waiting for one.
-    for k in rm d; do
-      one="run_rm $p none"; [ "$k" = d ] && one="run_d $p \$i"
+    for k in rm rm-bridge d; do
+      case $k in rm) one="run_rm $p none" ;; rm-bridge) one="run_rm $p bridge" ;; d) one="run_d $p \$i" ;; esac
       perf record -q -a -e sched:sched_process_exec,sched:sched_process_exit,sched:sched_process_fork,syscalls:sys_enter_connect,syscalls:sys_enter_sendto \
         -o "$profile/$p-$k.timeline.perf" -- bash -c "$(declare -p BERTH CTR PODMAN DOCKER IMG 2>/dev/null); $(declare -f run_rm run_d); for i in 1 2 3 4 5 6; do $one; sleep 0.2; done" </dev/null >/dev/null 2>&1
       perf script -i "$profile/$p-$k.timeline.perf" -F comm,pid,tid,time,event,trace > "$profile/$p-$k.timeline.txt" 2>/dev/null
