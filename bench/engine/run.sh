@@ -554,7 +554,7 @@ if [ -n "$profile" ]; then
       remove_all "$p" >/dev/null 2>&1 || true
     done
     perf sched record -q -o "$profile/$p-rm.sched.perf" -- bash -c "$(declare -p BERTH CTR PODMAN DOCKER IMG 2>/dev/null); $(declare -f run_rm); for i in \$(seq 10); do run_rm $p none; done" </dev/null >/dev/null 2>&1
-    perf sched timehist -i "$profile/$p-rm.sched.perf" -s > "$profile/$p-rm.timehist.txt" 2>/dev/null
+    perf sched timehist -i "$profile/$p-rm.sched.perf" -S > "$profile/$p-rm.timehist.txt" 2>/dev/null
     # CPU profile (cpu-clock samples, call graphs) of 20 run --rm, whole
     # machine; the report keeps the peer's processes.
     perf record -q -a -g -F 2000 -o "$profile/$p-rm.perf" -- bash -c "$(declare -p BERTH CTR PODMAN DOCKER IMG 2>/dev/null); $(declare -f run_rm); for i in \$(seq 20); do run_rm $p none; done" </dev/null >/dev/null 2>&1 || true
