@@ -140,6 +140,8 @@ if [ -z "${BERTH_ENGINE_BENCH_INNER:-}" ]; then
       [ -e "$p" ] && echo "$p $(find "$p" 2>/dev/null | wc -l)"; done
     true
   )
+  state=
+  trap 'rm -f /tmp/berth-engine-bench.{before,after,diff}.$$; [ -z "$state" ] || rm -rf "$state"' EXIT
   host_state > /tmp/berth-engine-bench.before.$$
 
   state=$(mktemp -d /tmp/berth-engine-bench.XXXXXX)
