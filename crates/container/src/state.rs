@@ -263,44 +263,9 @@ fn write_new(path: &Path, data: &[u8]) -> Result<()> {
     f.write_all(data).map_err(|e| Error::path("write", path, e))
 }
 
-/// Formats a time as RFC 3339 with nanoseconds in UTC, like Go's
-/// `time.RFC3339Nano` that runc prints.
-pub fn rfc3339(t: std::time::SystemTime) -> String {
-    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // civil-from-days (Howard Hinnant's algorithm)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60,
-        d.subsec_nanos()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
-
-    #[test]
-    fn rfc3339_known_dates() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000000000Z");
-        let t = UNIX_EPOCH + Duration::new(1_709_251_199, 5);
-        assert_eq!(rfc3339(t), "2024-02-29T23:59:59.000000005Z");
-        let t = UNIX_EPOCH + Duration::from_secs(4_102_444_800);
-        assert_eq!(rfc3339(t), "2100-01-01T00:00:00.000000000Z");
-    }
 
     #[test]
     fn create_twice_is_an_error() {

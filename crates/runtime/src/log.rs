@@ -19,7 +19,7 @@ impl Logger {
 
     fn write(&self, level: &str, msg: &str) {
         let Some(path) = &self.file else { return };
-        let time = berth_container::state::rfc3339(std::time::SystemTime::now());
+        let time = String::from(berth_time::Timestamp::now().rfc3339_nano_fixed());
         let line = if self.json {
             serde_json::json!({ "level": level, "msg": msg, "time": time }).to_string()
         } else {

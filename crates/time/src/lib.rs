@@ -150,37 +150,34 @@ impl Timestamp {
     fn format(self, fraction: Fraction) -> Rfc3339 {
         let mut out = Rfc3339 { buf: [0; Rfc3339::CAPACITY], len: 0 };
         let (year, month, day) = civil_from_days(self.secs.div_euclid(SECS_PER_DAY));
-        let sod = self.secs.rem_euclid(SECS_PER_DAY).unsigned_abs();
+        let sod = self.secs.rem_euclid(SECS_PER_DAY) as u32; // [0, 86399]
         if year < 0 {
             // Go pads the digits, not the sign: -0001
             out.push(b'-');
         }
-        out.digits(year.unsigned_abs(), 4);
-        out.push(b'-');
-        out.digits(u64::from(month), 2);
-        out.push(b'-');
-        out.digits(u64::from(day), 2);
-        out.push(b'T');
-        out.digits(sod / 3600, 2);
-        out.push(b':');
-        out.digits(sod / 60 % 60, 2);
-        out.push(b':');
-        out.digits(sod % 60, 2);
-        let nanos = self.nanos;
+        let (mut frac, mut width) = (self.nanos, 9);
         match fraction {
-            Fraction::None => {}
-            Fraction::Trimmed if nanos == 0 => {}
-            Fraction::Trimmed | Fraction::Fixed => {
-                out.push(b'.');
-                out.digits(u64::from(nanos), 9);
-                if fraction == Fraction::Trimmed {
-                    while out.buf[out.len - 1] == b'0' {
-                        out.len -= 1;
-                    }
+            Fraction::None => width = 0,
+            Fraction::Trimmed if frac == 0 => width = 0,
+            Fraction::Trimmed => {
+                while frac.is_multiple_of(10) {
+                    frac /= 10;
+                    width -= 1;
                 }
             }
+            Fraction::Fixed => {}
         }
-        out.push(b'Z');
+        out.field(year.unsigned_abs(), 4, b'-');
+        out.field(month.into(), 2, b'-');
+        out.field(day.into(), 2, b'T');
+        out.field((sod / 3600).into(), 2, b':');
+        out.field((sod / 60 % 60).into(), 2, b':');
+        if width == 0 {
+            out.field((sod % 60).into(), 2, b'Z');
+        } else {
+            out.field((sod % 60).into(), 2, b'.');
+            out.field(frac.into(), width, b'Z');
+        }
         out
     }
 }
@@ -220,30 +217,35 @@ impl Rfc3339 {
     /// The text.
     pub fn as_str(&self) -> &str {
         // only ASCII digits and punctuation are ever pushed
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
     }
 
+    // The capacity fits the longest form, so `get_mut` never misses: it
+    // only spares the binaries a panic path per write.
     fn push(&mut self, c: u8) {
-        self.buf[self.len] = c;
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = c;
+        }
         self.len += 1;
     }
 
-    /// `v` in decimal, zero-padded to at least `width` digits.
-    fn digits(&mut self, mut v: u64, width: usize) {
-        let mut tmp = [b'0'; 20];
-        let mut i = tmp.len();
-        loop {
-            i -= 1;
-            tmp[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
+    /// `v` in decimal, zero-padded to at least `width` digits, then `then`.
+    fn field(&mut self, mut v: u64, width: usize, then: u8) {
+        let mut n = 1;
+        let mut rest = v / 10;
+        while rest > 0 {
+            n += 1;
+            rest /= 10;
         }
-        let start = i.min(tmp.len() - width);
-        let n = tmp.len() - start;
-        self.buf[self.len..self.len + n].copy_from_slice(&tmp[start..]);
+        let n = n.max(width);
+        for i in (self.len..self.len + n).rev() {
+            if let Some(slot) = self.buf.get_mut(i) {
+                *slot = b'0' + (v % 10) as u8;
+            }
+            v /= 10;
+        }
         self.len += n;
+        self.push(then);
     }
 }
 
@@ -290,13 +292,14 @@ impl From<Rfc3339> for String {
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
+    // the day of the era fits a u32, whose arithmetic is the smaller code
+    let doe = z.rem_euclid(146_097) as u32; // [0, 146096]
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
     let mp = (5 * doy + 2) / 153; // [0, 11]
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32; // [1, 31]
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32; // [1, 12]
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
+    let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
+    let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
+    (i64::from(yoe) + era * 400 + i64::from(month <= 2), month, day)
 }
 
 /// The inverse of [`civil_from_days`] (Howard Hinnant's `days_from_civil`);

@@ -142,7 +142,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, hold_console: bool) -> Result<Cre
         init_start_time: 0,
         bundle: bundle.clone(),
         rootfs: cfg.rootfs.clone(),
-        created: crate::state::rfc3339(std::time::SystemTime::now()),
+        created: berth_time::Timestamp::now().rfc3339_nano_fixed().into(),
         owner: String::new(),
         annotations: cfg.spec.annotations.clone(),
         cgroup: cg.spec(),
