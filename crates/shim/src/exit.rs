@@ -1,7 +1,7 @@
 //! How a process ended, as the shim records it in `exit.json` and reports it
 //! over the control socket.
 
-use crate::time::Timestamp;
+use berth_time::Timestamp;
 use nix::sys::wait::WaitStatus;
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +21,7 @@ pub struct ExitRecord {
 impl ExitRecord {
     /// The record for a `waitpid` result, `None` for stops and continues.
     pub fn from_wait(status: WaitStatus, at: Timestamp) -> Option<ExitRecord> {
-        let exited_at = at.rfc3339_nano();
+        let exited_at = at.rfc3339_nano().into();
         match status {
             WaitStatus::Exited(_, code) => Some(ExitRecord { exit_code: code, signal: None, exited_at }),
             WaitStatus::Signaled(_, sig, _) => {

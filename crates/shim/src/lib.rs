@@ -144,7 +144,6 @@ mod slab;
 pub mod state_dir;
 pub mod stdcopy;
 pub mod sys;
-pub mod time;
 
 use std::path::PathBuf;
 

@@ -120,7 +120,7 @@ impl StateDir {
         if self.log_written >= SHIM_LOG_LIMIT {
             return;
         }
-        let line = format!("{} {msg}\n", crate::time::Timestamp::now().rfc3339_nano());
+        let line = format!("{} {msg}\n", berth_time::Timestamp::now().rfc3339_nano());
         self.log_written += line.len() as u64;
         if let Ok(mut f) = OpenOptions::new()
             .append(true)

@@ -8,21 +8,6 @@ use common::*;
 use serde_json::json;
 use std::time::Duration;
 
-fn rfc3339_secs(s: &str) -> i64 {
-    // 2024-01-01T00:00:00.123Z -> seconds (good enough to compare with now)
-    let (date, time) = s.split_once('T').expect("T");
-    let d: Vec<i64> = date.split('-').map(|x| x.parse().expect("date")).collect();
-    let t: Vec<&str> = time.trim_end_matches('Z').split(':').collect();
-    let (y, m, day) = (d[0], d[1], d[2]);
-    let a = (14 - m) / 12;
-    let yy = y + 4800 - a;
-    let mm = m + 12 * a - 3;
-    let jdn = day + (153 * mm + 2) / 5 + 365 * yy + yy / 4 - yy / 100 + yy / 400 - 32045;
-    let days = jdn - 2_440_588;
-    let secs: f64 = t[2].parse().expect("secs");
-    days * 86400 + t[0].parse::<i64>().expect("h") * 3600 + t[1].parse::<i64>().expect("m") * 60 + secs as i64
-}
-
 #[test]
 fn json_file_has_stream_and_time_of_each_line() {
     let rt = Rt::berth();
@@ -47,7 +32,7 @@ fn json_file_has_stream_and_time_of_each_line() {
         assert_eq!(keys, ["log", "stream", "time"], "docker's keys, in docker's order");
         let t = e["time"].as_str().expect("time");
         assert!(t.ends_with('Z'), "{t}");
-        let secs = rfc3339_secs(t);
+        let secs = berth_time::Timestamp::parse_rfc3339(t).expect("RFC 3339").secs;
         assert!(secs >= before - 1 && secs <= after + 1, "{t} not within [{before}, {after}]");
     }
     // The raw line is exactly docker's shape.

@@ -31,7 +31,7 @@ impl LogFormat for JsonFile {
         out.extend_from_slice(b"\",\"stream\":\"");
         out.extend_from_slice(stream.name().as_bytes());
         out.extend_from_slice(b"\",\"time\":\"");
-        msg.time.write_rfc3339_nano(out);
+        out.extend_from_slice(msg.time.rfc3339_nano().as_bytes());
         out.extend_from_slice(b"\"}\n");
     }
 }
@@ -45,7 +45,7 @@ pub struct Cri;
 
 impl LogFormat for Cri {
     fn encode(&self, stream: Stream, msg: &Message<'_>, out: &mut Vec<u8>) {
-        msg.time.write_rfc3339_nano(out);
+        out.extend_from_slice(msg.time.rfc3339_nano().as_bytes());
         out.push(b' ');
         out.extend_from_slice(stream.name().as_bytes());
         out.extend_from_slice(if msg.partial { b" P " } else { b" F " });
@@ -118,7 +118,7 @@ fn decode_utf8(s: &[u8]) -> Option<(char, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::Timestamp;
+    use berth_time::Timestamp;
 
     fn msg(bytes: &[u8], partial: bool) -> Message<'_> {
         Message { bytes, partial, time: Timestamp { secs: 1_704_067_200, nanos: 123_456_789 } }

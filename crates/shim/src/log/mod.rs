@@ -7,7 +7,7 @@ pub mod format;
 pub mod split;
 
 use crate::Stream;
-use crate::time::Timestamp;
+use berth_time::Timestamp;
 use file::LogFile;
 use format::LogFormat;
 use split::{SplitMode, Splitter};

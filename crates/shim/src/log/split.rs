@@ -6,7 +6,7 @@
 //! Bytes without a final newline stay buffered until more data, the buffer
 //! limit or the end of the stream ([`Splitter::finish`]) arrives.
 
-use crate::time::Timestamp;
+use berth_time::Timestamp;
 
 /// Longest piece of a line written as one message (docker's copier buffer
 /// and containerd's default `max_container_log_line_size`: 16 KiB).

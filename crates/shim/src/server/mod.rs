@@ -16,7 +16,7 @@ use crate::protocol::{self, Request};
 use crate::runtime::{self, Failure, OciRuntime};
 use crate::slab::{Key, Slab};
 use crate::state_dir::{self, StateDir};
-use crate::time::Timestamp;
+use berth_time::Timestamp;
 use crate::{Stream, stdcopy_header, sys};
 
 mod clients;
