@@ -200,7 +200,7 @@ impl NetworkManager {
             let mut rec = existing.clone().unwrap_or_else(|| NetworkRecord {
                 name: name.to_string(),
                 id: persist::random_id(),
-                created: persist::now_rfc3339(),
+                created: berth_time::Timestamp::now().rfc3339_nano_fixed().into(),
                 driver,
                 bridge: None,
                 attachable: false,
@@ -335,7 +335,7 @@ impl NetworkManager {
         let rec = NetworkRecord {
             name: name.to_string(),
             id,
-            created: persist::now_rfc3339(),
+            created: berth_time::Timestamp::now().rfc3339_nano_fixed().into(),
             driver: Driver::Bridge,
             bridge: Some(spec),
             attachable: opts.attachable,
