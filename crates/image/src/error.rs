@@ -66,6 +66,12 @@ pub enum Error {
     #[error("unauthorized: {reference} on {registry}: {detail}")]
     Unauthorized { reference: String, registry: String, detail: String },
 
+    /// A registry refused a login check; the message is docker's
+    /// (`login attempt to http://host/v2/ failed with status: 401
+    /// Unauthorized`), which clients show as is.
+    #[error("{message}")]
+    LoginFailed { message: String, status: u16 },
+
     #[error("registry {registry} answered {status} to {method} {path} for {reference}: {detail}")]
     RegistryStatus { reference: String, registry: String, method: String, path: String, status: u16, detail: String },
 
@@ -151,6 +157,10 @@ impl Error {
             }
             AlreadyExists(_) => ErrorKind::AlreadyExists,
             Unauthorized { .. } => ErrorKind::Unauthorized,
+            LoginFailed { status, .. } => match status {
+                401 | 403 => ErrorKind::Unauthorized,
+                _ => ErrorKind::Unavailable,
+            },
             Unavailable { .. } | Cancelled(_) => ErrorKind::Unavailable,
             RegistryStatus { status, .. } => match status {
                 401 | 403 => ErrorKind::Unauthorized,

@@ -52,5 +52,5 @@ pub use platform::Platform;
 pub use progress::{Event, Progress};
 pub use pull::chain_ids;
 pub use reference::Reference;
-pub use registry::{Auth, RegistryConfig};
+pub use registry::{Auth, Credentials, RegistryConfig};
 pub use store::{GcStats, Image, ImageStore, Removed, StoreConfig};

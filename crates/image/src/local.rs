@@ -13,23 +13,6 @@ use crate::platform::Platform;
 use crate::reference::Reference;
 use crate::store::{Image, Inner};
 
-/// RFC 3339 UTC timestamp of a unix time (days-to-civil, no time crate).
-pub(crate) fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
-}
-
 /// Wraps a reader in the decompressor its first bytes call for.
 pub(crate) fn decompressed<'a>(r: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
     let mut b = BufReader::with_capacity(1 << 20, r);
@@ -107,7 +90,7 @@ pub(crate) fn import(inner: &Arc<Inner>, input: Box<dyn Read + Send>, reference:
         c.apply(&mut cc);
     }
     let host = Platform::host();
-    let now = rfc3339(crate::store::now());
+    let now = String::from(berth_time::Timestamp::now().rfc3339());
     let cfg = ImageConfigFile {
         created: Some(now.clone()),
         architecture: host.architecture,
@@ -167,7 +150,7 @@ pub(crate) fn commit_container(inner: &Arc<Inner>, key: &str, reference: Option<
     let diff = inner.snapshots.diff(key).map_err(|e| Error::Snapshot { key: key.to_owned(), source: Box::new(e) })?;
     let what = format!("container rootfs {key}");
     let (layer, diff_id, chain) = add_layer(inner, Box::new(diff), parent.top_chain(), &what)?;
-    let now = rfc3339(crate::store::now());
+    let now = String::from(berth_time::Timestamp::now().rfc3339());
     let cc = cfg.config.get_or_insert_with(ImageConfig::default);
     for c in changes {
         c.apply(cc);
@@ -201,15 +184,5 @@ impl<R: Read> Read for Tee<R> {
         }
         self.hasher.update(&buf[..n]);
         Ok(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc3339() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
 }

@@ -219,6 +219,13 @@ impl ImageStore {
         crate::push::push(&self.inner, reference, auth, progress).await
     }
 
+    /// Checks credentials against a registry, as `docker login` does; see
+    /// [`RegistryClient::login`]. `server` is what the client named:
+    /// `host[:port]`, a URL, or empty for Docker Hub.
+    pub async fn login(&self, server: &str, credentials: &crate::registry::Credentials) -> Result<()> {
+        self.inner.client.login(server, credentials).await
+    }
+
     /// Asks the registry which manifest `reference` names now (HEAD), without
     /// pulling: `None` when it does not exist there.
     pub async fn resolve(&self, reference: &str, auth: &Auth) -> Result<Option<Digest>> {
@@ -248,9 +255,11 @@ impl ImageStore {
     }
 
     /// docker rmi: untags `reference`; deletes the image once nothing names
-    /// it. An id deletes the image outright (`force` needed when it has
-    /// several tags). An image a container uses is kept (error unless
-    /// `force`, which then only untags).
+    /// it. Untagging the last tag of a repository also drops that
+    /// repository's digests (`repo@sha256:...`), as docker does. An id
+    /// deletes the image outright (`force` needed when it has several
+    /// tags). An image a container uses is kept (error unless `force`,
+    /// which then only untags).
     pub async fn remove(&self, reference: &str, force: bool) -> Result<Vec<Removed>> {
         let inner = &self.inner;
         let rec = inner.lookup(reference)?;
@@ -271,7 +280,12 @@ impl ImageStore {
                 Some(d) => format!("{}@{d}", r.name()),
                 None => r.to_string(),
             };
-            let last = tags.iter().chain(digests.iter()).filter(|k| **k != key && !k.contains('@')).count() == 0;
+            let repo_of = |k: &str| Reference::parse(k).map(|r| r.name()).ok();
+            let repo = r.name();
+            let last_tag_of_repo = r.digest().is_none() && !tags.iter().any(|t| *t != key && repo_of(t).as_deref() == Some(repo.as_str()));
+            let repo_digests: Vec<&String> =
+                if last_tag_of_repo { digests.iter().filter(|d| repo_of(d).as_deref() == Some(repo.as_str())).collect() } else { Vec::new() };
+            let last = tags.iter().chain(digests.iter()).all(|k| *k == key || repo_digests.contains(&k));
             if last && !users.is_empty() && !force {
                 return Err(Error::InUse { image: reference.to_owned(), by: format!("container rootfs {}", users.join(", ")) });
             }
@@ -281,6 +295,10 @@ impl ImageStore {
                 inner.meta.remove_tag(&key)?;
             }
             out.push(Removed::Untagged(key));
+            for d in repo_digests {
+                inner.meta.remove_repo_digest(d)?;
+                out.push(Removed::Untagged(d.clone()));
+            }
             last && users.is_empty()
         } else {
             if !users.is_empty() {

@@ -155,6 +155,46 @@ fn tag_remove_and_gc() {
 }
 
 #[test]
+fn rmi_of_the_last_tag_of_a_repository_drops_its_digests() {
+    let reg = Registry::start();
+    let layout = registry::busybox_layout();
+    reg.push_layout(layout.path(), "x/busybox:latest");
+    let root = berth_test_support::temp_dir("image-store-");
+    let store = open(root.path(), fast_config());
+    let rt = rt();
+    let a = format!("{}/x/busybox:latest", reg.addr());
+    let img = rt.block_on(store.pull(&a, None, &Auth::Default, &Progress::none())).unwrap();
+    let digest_ref = img.repo_digests.first().cloned().expect("a pull records the repo digest");
+    assert!(digest_ref.starts_with(&format!("{}/x/busybox@sha256:", reg.addr())), "{digest_ref}");
+    store.tag(&a, "local/copy:1").unwrap();
+    store.tag(&a, &format!("{}/x/busybox:other", reg.addr())).unwrap();
+
+    // another tag of the same repository remains: the digest stays
+    let removed = rt.block_on(store.remove(&format!("{}/x/busybox:other", reg.addr()), false)).unwrap();
+    assert_eq!(removed, vec![Removed::Untagged(format!("{}/x/busybox:other", reg.addr()))]);
+    assert_eq!(store.get("local/copy:1").unwrap().repo_digests, vec![digest_ref.clone()]);
+
+    // the repository's last tag: its digest goes with it, the image stays
+    let removed = rt.block_on(store.remove(&a, false)).unwrap();
+    assert_eq!(removed, vec![Removed::Untagged(a.clone()), Removed::Untagged(digest_ref.clone())]);
+    let left = store.get("local/copy:1").unwrap();
+    assert_eq!((left.repo_tags, left.repo_digests), (vec!["docker.io/local/copy:1".to_string()], vec![]));
+    assert_eq!(store.get(&digest_ref).unwrap_err().kind(), ErrorKind::NotFound);
+
+    // a digest kept by another tag of its repository can be removed alone
+    let img = rt.block_on(store.pull(&a, None, &Auth::Default, &Progress::none())).unwrap();
+    let removed = rt.block_on(store.remove(&digest_ref, false)).unwrap();
+    assert_eq!(removed, vec![Removed::Untagged(digest_ref.clone())]);
+    assert!(store.get(&a).unwrap().repo_digests.is_empty());
+
+    // the last name of all: untagged and deleted
+    rt.block_on(store.remove("local/copy:1", false)).unwrap();
+    let removed = rt.block_on(store.remove(&a, false)).unwrap();
+    assert_eq!(removed, vec![Removed::Untagged(a.clone()), Removed::Deleted(img.id.clone())]);
+    assert!(store.list().unwrap().is_empty());
+}
+
+#[test]
 fn save_and_load_docker_and_oci_archives() {
     let reg = Registry::start();
     let layout = registry::busybox_layout();

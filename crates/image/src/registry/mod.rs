@@ -76,6 +76,7 @@ impl Default for RegistryConfig {
 }
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// One repository on one endpoint (the registry itself or a mirror), with the
 /// credentials and token scopes of the operation.
@@ -445,6 +446,112 @@ impl RegistryClient {
         Err(unauthorized("401 without a usable WWW-Authenticate challenge".into()))
     }
 
+    /// Checks `creds` against the registry `server` names, as dockerd's
+    /// login does: a `/v2/` ping for the challenge, then for a bearer
+    /// challenge a token from its realm (service, no scope, with the
+    /// credentials as basic auth) and `/v2/` with that token, for a basic
+    /// challenge `/v2/` with the credentials. Nothing is cached: tokens and
+    /// the basic-auth hosts of pulls and pushes are left alone, so that a
+    /// wrong password is never accepted on the strength of an earlier
+    /// login. Refusals carry docker's texts ([`Error::LoginFailed`]).
+    pub async fn login(&self, server: &str, creds: &Credentials) -> Result<()> {
+        let host = login_host(server);
+        let base = format!("{}://{host}", self.scheme(&host).await?);
+        let endpoint = format!("{base}/v2/");
+        let client = self.client_for(&host)?;
+        let unreachable = |source: BoxError| Error::Unavailable { reference: format!("login to {host}"), registry: host.clone(), source };
+        let get = |url: &str, authorization: Option<String>| {
+            let mut b = Request::get(url);
+            if let Some(a) = authorization {
+                b = b.header(AUTHORIZATION, a);
+            }
+            let req = b.body(Full::new(Bytes::new())).map_err(|e| Error::InvalidArgument(format!("login request {}: {e}", truncate(url))));
+            let client = client.clone();
+            async move {
+                let req = req?;
+                match tokio::time::timeout(Duration::from_secs(15), client.request(req)).await {
+                    Ok(Ok(r)) => Ok(r),
+                    Ok(Err(e)) => Err(unreachable(Box::new(e))),
+                    Err(e) => Err(unreachable(Box::new(e))),
+                }
+            }
+        };
+        let refused = |status: StatusCode| Error::LoginFailed {
+            message: format!("login attempt to {endpoint} failed with status: {} {}", status.as_u16(), status.canonical_reason().unwrap_or("")),
+            status: status.as_u16(),
+        };
+        let ping = get(&endpoint, None).await?;
+        let status = ping.status();
+        if status == StatusCode::OK {
+            // no authentication asked for: any credentials do
+            return Ok(());
+        }
+        if status != StatusCode::UNAUTHORIZED {
+            return Err(refused(status));
+        }
+        let challenges: Vec<_> =
+            ping.headers().get_all(WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).filter_map(auth::parse_challenge).collect();
+        drop(ping);
+        let authorization = if let Some(c) = challenges.iter().find(|c| c.scheme == "bearer") {
+            let token = self.login_token(&endpoint, &c.params, creds).await?;
+            format!("Bearer {token}")
+        } else if challenges.iter().any(|c| c.scheme == "basic") {
+            creds.basic_header()
+        } else {
+            return Err(refused(status));
+        };
+        let resp = get(&endpoint, Some(authorization)).await?;
+        match resp.status() {
+            StatusCode::OK => Ok(()),
+            s => Err(refused(s)),
+        }
+    }
+
+    /// A token for a login check (docker's `offline_token` request).
+    async fn login_token(&self, endpoint: &str, params: &BTreeMap<String, String>, creds: &Credentials) -> Result<String> {
+        // docker's words for a refused token request: the URL it was
+        // checking, then the token server's reason
+        let denied = |status: u16, detail: String| Error::LoginFailed { message: format!("Get \"{endpoint}\": unauthorized: {detail}"), status };
+        let realm = params.get("realm").ok_or_else(|| denied(401, "bearer challenge without realm".into()))?;
+        let realm_uri: http::Uri = realm.parse().map_err(|_| denied(401, format!("malformed token realm {:?}", truncate(realm))))?;
+        let realm_host = realm_uri.authority().map(|a| a.to_string()).unwrap_or_default();
+        match realm_uri.scheme_str() {
+            Some("https") => {}
+            Some("http") if self.is_insecure(&realm_host) => {}
+            _ => return Err(denied(401, format!("token realm {} is not https", truncate(realm)))),
+        }
+        let mut url = realm.clone();
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str("client_id=docker&offline_token=true");
+        if let Some(s) = params.get("service") {
+            url.push_str("&service=");
+            url.push_str(&pct(s));
+        }
+        let client = self.client_for(&realm_host)?;
+        let req = Request::get(&url)
+            .header(AUTHORIZATION, creds.basic_header())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| Error::InvalidArgument(format!("token request {}: {e}", truncate(&url))))?;
+        let unreachable = |source: BoxError| Error::Unavailable { reference: format!("login token from {realm_host}"), registry: realm_host.clone(), source };
+        let resp = match tokio::time::timeout(Duration::from_secs(15), client.request(req)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return Err(unreachable(Box::new(e))),
+            Err(e) => return Err(unreachable(Box::new(e))),
+        };
+        let status = resp.status();
+        let body = read_limited(resp.into_body(), 1 << 20).await.map_err(|e| unreachable(e.into()))?;
+        if !status.is_success() {
+            return Err(denied(status.as_u16(), token_error_detail(&body).unwrap_or_else(|| status.canonical_reason().unwrap_or("authentication required").to_lowercase())));
+        }
+        #[derive(Deserialize)]
+        struct Token {
+            token: Option<String>,
+            access_token: Option<String>,
+        }
+        let t: Token = serde_json::from_slice(&body).map_err(|e| denied(401, format!("malformed token response: {e}")))?;
+        t.token.or(t.access_token).filter(|t| !t.is_empty()).ok_or_else(|| denied(401, "token response without token".into()))
+    }
+
     /// Turns a non-success response into an error naming what failed.
     async fn status_error(&self, repo: &Repo, method: &str, path: &str, resp: Response<Incoming>) -> Error {
         let status = resp.status();
@@ -797,6 +904,38 @@ pub(crate) fn pct(s: &str) -> String {
     out
 }
 
+/// The host a login names: `host[:port]` of a URL or bare address; Docker
+/// Hub's for an empty one or any of its names.
+fn login_host(server: &str) -> String {
+    let s = server.trim();
+    let s = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")).unwrap_or(s);
+    let host = s.split('/').next().unwrap_or(s);
+    match host {
+        "" | "docker.io" | "index.docker.io" | "registry-1.docker.io" => DEFAULT_REGISTRY_HOST.to_owned(),
+        h => h.to_owned(),
+    }
+}
+
+/// A token server's reason for a refusal: `{"details": ...}` (Docker Hub)
+/// or the distribution `{"errors": [{"message": ...}]}` form.
+fn token_error_detail(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Body {
+        #[serde(default)]
+        details: String,
+        #[serde(default)]
+        errors: Vec<E>,
+    }
+    #[derive(Deserialize)]
+    struct E {
+        #[serde(default)]
+        message: String,
+    }
+    let b: Body = serde_json::from_slice(body).ok()?;
+    let msg = if b.details.is_empty() { b.errors.into_iter().map(|e| e.message).find(|m| !m.is_empty()).unwrap_or_default() } else { b.details };
+    (!msg.is_empty()).then(|| truncate(&msg))
+}
+
 /// The registry's error message from a body (`{"errors":[{code,message}]}`).
 fn error_detail(body: &[u8]) -> String {
     #[derive(Deserialize)]
@@ -877,5 +1016,12 @@ mod tests {
         assert_eq!(error_detail(b""), "no details");
         assert_eq!(host_without_port("[::1]:5000"), "[::1]");
         assert_eq!(host_without_port("a:5000"), "a");
+        assert_eq!(login_host(""), "registry-1.docker.io");
+        assert_eq!(login_host("https://index.docker.io/v1/"), "registry-1.docker.io");
+        assert_eq!(login_host("127.0.0.1:5000"), "127.0.0.1:5000");
+        assert_eq!(login_host("http://reg.lan:5000/v2/"), "reg.lan:5000");
+        assert_eq!(token_error_detail(br#"{"details":"incorrect username or password"}"#).as_deref(), Some("incorrect username or password"));
+        assert_eq!(token_error_detail(br#"{"errors":[{"code":"UNAUTHORIZED","message":"bad"}]}"#).as_deref(), Some("bad"));
+        assert_eq!(token_error_detail(b"<html>"), None);
     }
 }
