@@ -333,10 +333,54 @@ pub(crate) async fn export(inner: &Arc<Inner>, id: &str) -> Result<mpsc::Receive
 pub(crate) async fn changes(inner: &Arc<Inner>, id: &str) -> Result<Vec<berth_snapshots::Change>> {
     let c = inner.lookup(id)?;
     let id = c.id.clone();
+    let init = c.rec().spec.init == Some(true);
     let inner2 = inner.clone();
-    tokio::task::spawn_blocking(move || inner2.images.snapshots().changes(&id).map_err(|e| Error::Snapshot { key: id.clone(), source: Box::new(e) }))
+    let all = tokio::task::spawn_blocking(move || inner2.images.snapshots().changes(&id).map_err(|e| Error::Snapshot { key: id.clone(), source: Box::new(e) }))
         .await
-        .map_err(|e| Error::Internal(e.to_string()))?
+        .map_err(|e| Error::Internal(e.to_string()))??;
+    Ok(without_runtime_files(all, init))
+}
+
+/// Mount points the runtime makes in the rootfs whatever the container
+/// does (everything below them is a mount too).
+const RUNTIME_MOUNT_TREES: &[&str] = &["/dev", "/proc", "/sys"];
+/// Files berth bind-mounts into every container.
+const RUNTIME_FILES: &[&str] = &["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"];
+/// The `--init` binary's mount point.
+const INIT_PATH: &str = "/sbin/docker-init";
+
+/// `docker diff` without what running the container put into its writable
+/// layer: docker keeps those mount points and files in a separate init
+/// layer, so they never show. A directory that is in the layer only
+/// because such a mount point was made in it (`/etc` for `/etc/hostname`)
+/// goes with it, unless something else changed below it.
+fn without_runtime_files(changes: Vec<berth_snapshots::Change>, init: bool) -> Vec<berth_snapshots::Change> {
+    let hidden = |p: &str| {
+        RUNTIME_MOUNT_TREES.iter().any(|t| p == *t || p.strip_prefix(t).is_some_and(|rest| rest.starts_with('/')))
+            || RUNTIME_FILES.contains(&p)
+            || (init && p == INIT_PATH)
+    };
+    // children sort after their parents: walk backwards so that a
+    // directory's children are settled before it is
+    let mut dropped: Vec<String> = Vec::new();
+    let mut kept: Vec<berth_snapshots::Change> = Vec::new();
+    for c in changes.into_iter().rev() {
+        if hidden(&c.path) {
+            dropped.push(c.path);
+            continue;
+        }
+        let below = format!("{}/", c.path);
+        if c.kind != berth_snapshots::ChangeKind::Deleted
+            && dropped.iter().any(|d| d.starts_with(&below))
+            && !kept.iter().any(|k| k.path.starts_with(&below))
+        {
+            dropped.push(c.path);
+            continue;
+        }
+        kept.push(c);
+    }
+    kept.reverse();
+    kept
 }
 
 /// Extracts a tar into the directory `path` of the container.
@@ -512,6 +556,34 @@ fn remove_all_at(dir: &impl AsFd, name: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diff_hides_mount_points_and_container_files() {
+        use berth_snapshots::{Change, ChangeKind::*};
+        let ch = |path: &str, kind| Change { path: path.into(), kind };
+        let all = vec![
+            ch("/dev", Modified),
+            ch("/dev/pts", Added),
+            ch("/dev/shm", Added),
+            ch("/dev2", Added),
+            ch("/etc", Modified),
+            ch("/etc/hostname", Added),
+            ch("/etc/hosts", Modified),
+            ch("/proc", Added),
+            ch("/sbin", Modified),
+            ch("/sbin/docker-init", Added),
+            ch("/sys", Added),
+            ch("/tmp", Modified),
+            ch("/tmp/x", Added),
+        ];
+        let paths = |v: Vec<Change>| v.into_iter().map(|c| c.path).collect::<Vec<_>>();
+        assert_eq!(paths(without_runtime_files(all.clone(), true)), ["/dev2", "/tmp", "/tmp/x"]);
+        // without --init, /sbin/docker-init is the container's own file
+        assert_eq!(paths(without_runtime_files(all, false)), ["/dev2", "/sbin", "/sbin/docker-init", "/tmp", "/tmp/x"]);
+        // a directory with other changes stays
+        let edited = vec![ch("/etc", Modified), ch("/etc/hostname", Added), ch("/etc/passwd", Modified)];
+        assert_eq!(paths(without_runtime_files(edited, false)), ["/etc", "/etc/passwd"]);
+    }
 
     #[test]
     fn clean_never_climbs_above_root() {

@@ -150,3 +150,53 @@ fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
+
+/// Whether the ELF executable at `path` asks for a dynamic loader (has a
+/// `PT_INTERP` program header). `--init` bind-mounts berth-init into images
+/// that have no loader or a different libc, so it must not.
+pub(crate) fn needs_loader(path: &Path) -> std::io::Result<bool> {
+    use std::io::{Error, ErrorKind, Read, Seek, SeekFrom};
+    let bad = |what: &str| Error::new(ErrorKind::InvalidData, format!("{}: not a 64-bit little-endian ELF executable ({what})", path.display()));
+    let mut f = std::fs::File::open(path)?;
+    let mut eh = [0u8; 64];
+    f.read_exact(&mut eh).map_err(|_| bad("short header"))?;
+    if &eh[..4] != b"\x7fELF" || eh[4] != 2 || eh[5] != 1 {
+        return Err(bad("header"));
+    }
+    let phoff = u64::from_le_bytes(eh[32..40].try_into().expect("8 bytes"));
+    let phentsize = u64::from(u16::from_le_bytes([eh[54], eh[55]]));
+    let phnum = u64::from(u16::from_le_bytes([eh[56], eh[57]]));
+    if phentsize < 4 || phnum > 256 {
+        return Err(bad("program headers"));
+    }
+    const PT_INTERP: u32 = 3;
+    for i in 0..phnum {
+        f.seek(SeekFrom::Start(phoff + i * phentsize))?;
+        let mut t = [0u8; 4];
+        f.read_exact(&mut t).map_err(|_| bad("truncated program header"))?;
+        if u32::from_le_bytes(t) == PT_INTERP {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod elf_tests {
+    use super::needs_loader;
+
+    #[test]
+    fn tells_dynamic_from_static_executables() {
+        // the test binary itself is dynamically linked (glibc, no crt-static)
+        let me = std::env::current_exe().unwrap();
+        assert!(needs_loader(&me).unwrap());
+        let static_busybox = std::path::Path::new("/bin/busybox");
+        if static_busybox.exists() {
+            assert!(!needs_loader(static_busybox).unwrap(), "busybox-static");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x");
+        std::fs::write(&p, b"#!/bin/sh\n").unwrap();
+        assert!(needs_loader(&p).unwrap_err().to_string().contains("not a 64-bit little-endian ELF"));
+    }
+}

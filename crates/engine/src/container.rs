@@ -54,8 +54,18 @@ pub(crate) async fn create(inner: &Arc<Inner>, spec: ContainerSpec) -> Result<Cr
     let runtime = merged.runtime.clone().filter(|r| !r.is_empty()).unwrap_or_else(|| inner.config.default_runtime.clone());
     runtime_for(inner, &runtime)?;
     crate::network::validate(inner, &merged)?;
-    if merged.init == Some(true) && inner.config.init_binary().is_none() {
-        return Err(Error::FailedPrecondition("--init: the berth-init binary was not found next to berthd or in PATH".into()));
+    if merged.init == Some(true) {
+        let init = inner.config.init_binary().ok_or_else(|| Error::FailedPrecondition("--init: the berth-init binary was not found next to berthd or in PATH".into()))?;
+        match crate::config::needs_loader(&init) {
+            Ok(false) => {}
+            Ok(true) => {
+                return Err(Error::FailedPrecondition(format!(
+                    "--init: {} is dynamically linked and cannot run in images without the host's libc; install a static build (scripts/setup makes one)",
+                    init.display()
+                )));
+            }
+            Err(e) => return Err(Error::FailedPrecondition(format!("--init: {}: {e}", init.display()))),
+        }
     }
     let id = crate::names::new_id();
     let hostname = match crate::network::mode_of(inner, &merged).as_str() {
@@ -645,17 +655,13 @@ pub(crate) async fn do_start(inner: &Arc<Inner>, c: &Arc<Container>) -> Result<(
             }
             let _ = inner.save(c, Sync::Lazy);
             c.bump();
-            if c.rec().spec.auto_remove {
-                // docker removes an --rm container whose start failed
-                let (inner2, id) = (inner.clone(), c.id.clone());
-                tokio::spawn(async move {
-                    match remove(&inner2, &id, RemoveOptions { force: true, volumes: true, link: false }).await {
-                        Ok(()) => {}
-                        // the client removed it first (docker run --rm does)
-                        Err(e) if e.kind() == crate::ErrorKind::NotFound => {}
-                        Err(e) => tracing::warn!(container = %id, error = %e, "auto-remove after a failed start"),
-                    }
-                });
+            let auto_remove = c.rec().spec.auto_remove;
+            if auto_remove {
+                // docker removes an --rm container whose start failed before
+                // it answers the start (`docker run --rm` waits for that)
+                if let Err(re) = remove_locked(inner, c, RemoveOptions { force: true, volumes: true, link: false }).await {
+                    tracing::warn!(container = %c.id, error = %re, "auto-remove after a failed start");
+                }
             }
             Err(e)
         }
@@ -936,8 +942,13 @@ pub(crate) async fn remove(inner: &Arc<Inner>, id: &str, opts: RemoveOptions) ->
     }
     let c = inner.lookup(id)?;
     let _op = c.op.lock().await;
+    remove_locked(inner, &c, opts).await
+}
+
+/// Removes a container whose `op` lock the caller holds.
+async fn remove_locked(inner: &Arc<Inner>, c: &Arc<Container>, opts: RemoveOptions) -> Result<()> {
     if c.removed.load(Ordering::SeqCst) {
-        return Err(Error::NoSuchContainer(id.to_owned()));
+        return Err(Error::NoSuchContainer(c.id.clone()));
     }
     c.restart_gen.fetch_add(1, Ordering::SeqCst);
     let (running, paused, name) = {
@@ -952,7 +963,7 @@ pub(crate) async fn remove(inner: &Arc<Inner>, id: &str, opts: RemoveOptions) ->
         {
             c.rec().manually_stopped = true;
         }
-        stop_running(inner, &c, &StopOptions { timeout: Some(0), signal: Some("SIGKILL".into()) }).await?;
+        stop_running(inner, c, &StopOptions { timeout: Some(0), signal: Some("SIGKILL".into()) }).await?;
     }
     {
         let mut r = c.rec();
@@ -960,7 +971,7 @@ pub(crate) async fn remove(inner: &Arc<Inner>, id: &str, opts: RemoveOptions) ->
         r.state.restarting = false;
     }
     // a prepared (attached, never started) run
-    cleanup_run(inner, &c).await;
+    cleanup_run(inner, c).await;
     inner.images.remove_rootfs(&c.id)?;
     let dir = inner.container_dir(&c.id);
     if let Err(e) = std::fs::remove_dir_all(&dir)
@@ -1050,6 +1061,7 @@ pub(crate) fn details(inner: &Inner, c: &Container, size: bool) -> ContainerDeta
         state: rec.state.clone(),
         image_id: rec.image_id.clone(),
         resolv_conf_path: resolv.display().to_string(),
+        hostname: rec.hostname.clone(),
         hostname_path: hostname.display().to_string(),
         hosts_path: hosts.display().to_string(),
         log_path: log_path.map(|p| p.display().to_string()).unwrap_or_default(),
@@ -1238,9 +1250,15 @@ pub(crate) async fn attach(inner: &Arc<Inner>, id: &str, opts: AttachOptions) ->
             None => return Err(Error::Conflict(format!("container {} is running but its shim is not reachable", c.id))),
         }
     };
-    let stdin_once = c.rec().spec.stdin_once;
+    // docker's StdinOnce closes stdin when the attacher's input ends, but
+    // never with a tty: there the input only ends when a client detaches
+    // (ctrl-p ctrl-q), and a later attach must still reach the process
+    let close_stdin = {
+        let r = c.rec();
+        r.spec.stdin_once && !r.spec.tty
+    };
     let (_, stream) = shim
-        .stream(serde_json::json!({"op": "attach", "stdin": opts.stdin, "stdout": opts.stdout, "stderr": opts.stderr, "close_stdin": stdin_once}))
+        .stream(serde_json::json!({"op": "attach", "stdin": opts.stdin, "stdout": opts.stdout, "stderr": opts.stderr, "close_stdin": close_stdin}))
         .await?;
     inner.container_event(&c.snapshot(), "attach", &[]);
     Ok(AttachIo { io: Box::new(crate::logs::Prefixed::new(prefix, Some(stream))), tty })

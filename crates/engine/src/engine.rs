@@ -276,7 +276,8 @@ impl Engine {
     /// `POST /containers/{id}/start`. `NotModified` when already running.
     /// A process that cannot be started gives [`Error::StartFailed`] (with
     /// [`crate::StartFailure`] for 126/127) and leaves the container exited
-    /// with that code, as docker does.
+    /// with that code, as docker does; an auto-remove (`--rm`) container is
+    /// removed before the error is returned, as dockerd does.
     pub async fn start(&self, id: &str) -> Result<()> {
         crate::container::start(&self.inner, id).await
     }

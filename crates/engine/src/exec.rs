@@ -70,8 +70,9 @@ fn lookup(inner: &Inner, exec_id: &str) -> Result<Arc<Exec>> {
 }
 
 /// The OCI `process` of an exec: the container's environment and
-/// capabilities, the exec's user, dir, env, terminal.
-fn process(inner: &Inner, c: &crate::engine::Container, e: &Exec, tty: bool) -> Result<Value> {
+/// capabilities, the exec's user, dir, env, terminal and its initial size
+/// (`console_size`: the start's, else the create's).
+fn process(inner: &Inner, c: &crate::engine::Container, e: &Exec, tty: bool, console_size: Option<(u16, u16)>) -> Result<Value> {
     let rec = c.snapshot();
     let rootfs = inner.container_dir(&rec.id).join("rootfs");
     let user_s = e.spec.user.clone().filter(|u| !u.is_empty()).or(rec.spec.user.clone()).unwrap_or_default();
@@ -106,10 +107,34 @@ fn process(inner: &Inner, c: &crate::engine::Container, e: &Exec, tty: bool) -> 
     if !user.additional_gids.is_empty() {
         p["user"]["additionalGids"] = json!(user.additional_gids);
     }
-    if let Some((h, w)) = e.spec.console_size {
+    if let (true, Some((h, w))) = (tty, console_size.or(e.spec.console_size)) {
         p["consoleSize"] = json!({"height": h, "width": w});
     }
     Ok(p)
+}
+
+/// The exit code dockerd records for an exec that could not be started
+/// (its `translateContainerdStartErr`, then 126 for anything it did not
+/// classify): 127 when the command itself was not found, 126 when
+/// something could not be invoked (permission denied) or anything else
+/// failed first (an unknown user, a bad working directory), 127 again for
+/// a path through something that is not a directory.
+fn failure_exit_code(message: &str, cmd: &str) -> i32 {
+    let m = message.to_lowercase();
+    let mut code = 126;
+    if !cmd.is_empty()
+        && m.contains(&cmd.to_lowercase())
+        && (m.contains("executable file not found") || m.contains("no such file or directory") || m.contains("system cannot find the file specified"))
+    {
+        code = 127;
+    }
+    if m.contains("permission denied") {
+        code = 126;
+    }
+    if m.contains("not a directory") {
+        code = 127;
+    }
+    code
 }
 
 pub(crate) async fn start(inner: &Arc<Inner>, exec_id: &str, opts: ExecStartOptions) -> Result<ExecStarted> {
@@ -121,15 +146,8 @@ pub(crate) async fn start(inner: &Arc<Inner>, exec_id: &str, opts: ExecStartOpti
         }
         st.started = true;
     }
-    let c = inner.lookup(&e.container_id)?;
-    if !c.rec().state.running {
-        return Err(Error::Conflict(format!("container {} is not running", c.id)));
-    }
-    let shim = c.shim().ok_or_else(|| Error::Conflict(format!("container {} is not running", c.id)))?;
-    let tty = opts.tty || e.spec.tty;
-    let proc_ = process(inner, &c, &e, tty)?;
-    let stdin = e.spec.attach_stdin && !opts.detach;
-    let req = json!({"op": "exec", "exec_id": exec_id, "process": proc_, "terminal": tty, "stdin": stdin, "attach": !opts.detach});
+    // from here on, whatever stops the process from running is its exit
+    // code (docker exec exits with it): see `failure_exit_code`
     let fail = |err: Error| -> Error {
         let err = match err {
             Error::Runtime { detail, .. } => {
@@ -138,16 +156,21 @@ pub(crate) async fn start(inner: &Arc<Inner>, exec_id: &str, opts: ExecStartOpti
             }
             e => e,
         };
-        let code = match err.start_failure() {
-            Some(StartFailure::NotFound) => 127,
-            Some(_) => 126,
-            None => 126,
-        };
+        let code = failure_exit_code(&err.to_string(), e.spec.cmd.first().map(String::as_str).unwrap_or(""));
         let mut st = e.state.lock().unwrap_or_else(|p| p.into_inner());
         st.running = false;
         st.exit_code = Some(code);
         err
     };
+    let c = inner.lookup(&e.container_id).map_err(fail)?;
+    if !c.rec().state.running {
+        return Err(fail(Error::Conflict(format!("container {} is not running", c.id))));
+    }
+    let shim = c.shim().ok_or_else(|| fail(Error::Conflict(format!("container {} is not running", c.id))))?;
+    let tty = opts.tty || e.spec.tty;
+    let proc_ = process(inner, &c, &e, tty, opts.console_size).map_err(fail)?;
+    let stdin = e.spec.attach_stdin && !opts.detach;
+    let req = json!({"op": "exec", "exec_id": exec_id, "process": proc_, "terminal": tty, "stdin": stdin, "attach": !opts.detach});
     let rec = c.snapshot();
     let (answer, stream) = if opts.detach {
         (shim.request(req).await.map_err(fail)?, None)
@@ -238,4 +261,21 @@ pub(crate) async fn resize(inner: &Arc<Inner>, exec_id: &str, height: u16, width
     let c = inner.lookup(&e.container_id)?;
     let shim = c.shim().ok_or_else(|| Error::Conflict(format!("container {} is not running", c.id)))?;
     shim.resize(Some(exec_id), height, width).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failure_exit_code;
+
+    #[test]
+    fn exec_failures_get_dockers_exit_codes() {
+        let not_found = "OCI runtime exec failed: exec failed: unable to start container process: exec: \"nosuch\": executable file not found in $PATH";
+        assert_eq!(failure_exit_code(not_found, "nosuch"), 127);
+        assert_eq!(failure_exit_code("exec: \"/bin/nope\": stat /bin/nope: no such file or directory", "/bin/nope"), 127);
+        assert_eq!(failure_exit_code("exec: \"/etc/passwd\": permission denied", "/etc/passwd"), 126);
+        assert_eq!(failure_exit_code("unable to find user nosuchuser: no matching entries in passwd file", "true"), 126);
+        // a missing working directory is not a missing command
+        assert_eq!(failure_exit_code("chdir to cwd (\"/nowhere\") set in config.json failed: no such file or directory", "true"), 126);
+        assert_eq!(failure_exit_code("exec: \"/etc/passwd/x\": not a directory", "/etc/passwd/x"), 127);
+    }
 }

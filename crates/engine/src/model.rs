@@ -129,6 +129,9 @@ pub struct ContainerDetails {
     /// Image id (`sha256:...`).
     pub image_id: String,
     pub resolv_conf_path: String,
+    /// The hostname in use: `--hostname`, the host's with `--network host`,
+    /// else the short id (what `/etc/hostname` holds while it runs).
+    pub hostname: String,
     pub hostname_path: String,
     pub hosts_path: String,
     pub log_path: String,

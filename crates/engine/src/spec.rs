@@ -39,6 +39,9 @@ pub struct ContainerSpec {
     /// `--expose` / image `EXPOSE`: `80/tcp`, `53/udp`.
     pub exposed_ports: Vec<String>,
     pub tty: bool,
+    /// `HostConfig.ConsoleSize`: the terminal's initial (height, width),
+    /// given to the runtime as `process.consoleSize` (with `tty` only).
+    pub console_size: Option<(u16, u16)>,
     pub open_stdin: bool,
     pub stdin_once: bool,
     /// `-e` (and `--env-file`, expanded by the client): `K=V`, or `K` alone

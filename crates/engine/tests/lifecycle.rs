@@ -304,3 +304,101 @@ fn labels_filters_and_names() {
     assert_eq!(ids(ListOptions { all: true, limit: 1, ..Default::default() }), vec![b.id.clone()], "newest first");
     assert!(h.block(h.engine.list(f("bogus", "x"))).is_err());
 }
+
+#[test]
+fn rm_after_failed_start_with_rm_flag() {
+    if !isolated("rm_after_failed_start_with_rm_flag") {
+        return;
+    }
+    let h = Harness::new();
+    let mut events = h.block(async { h.engine.events(EventsOptions::default()) });
+    let spec = ContainerSpec { auto_remove: true, image: h.image.clone(), cmd: Some(vec!["nosuchcommand".into()]), ..Default::default() };
+    let c = h.block(h.engine.create(spec)).unwrap();
+    let e = h.block(h.engine.start(&c.id)).unwrap_err();
+    assert_eq!(e.start_failure(), Some(StartFailure::NotFound), "{e}");
+    // gone when start returns: no waiting, no help from the API
+    let e = h.block(h.engine.inspect(&c.id, false)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert!(h.block(h.engine.list(ListOptions { all: true, ..Default::default() })).unwrap().is_empty());
+    let mut actions = Vec::new();
+    h.block(async {
+        while let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(200), events.recv()).await {
+            actions.push(e.action.clone());
+        }
+    });
+    assert!(actions.iter().any(|a| a == "destroy"), "{actions:?}");
+    h.assert_no_leaks();
+}
+
+#[test]
+fn exec_errors_before_the_process_runs_have_docker_exit_codes() {
+    if !isolated("exec_errors_before_the_process_runs_have_docker_exit_codes") {
+        return;
+    }
+    let h = Harness::new();
+    let c = h.block(h.engine.create(h.sh("sleep 100"))).unwrap();
+    h.block(h.engine.start(&c.id)).unwrap();
+    let run = |spec: ExecSpec| {
+        let x = h.block(h.engine.exec_create(&c.id, spec)).expect("exec create");
+        let e = h.block(h.engine.exec_start(&x, Default::default())).expect_err("the exec cannot start");
+        let d = h.block(h.engine.exec_inspect(&x)).unwrap();
+        assert!(!d.running);
+        (e.to_string(), d.exit_code)
+    };
+    // an unknown user: docker's text, 126 (docker exec exits with it)
+    let (msg, code) = run(ExecSpec { cmd: vec!["true".into()], user: Some("nosuchuser".into()), ..Default::default() });
+    assert!(msg.contains("unable to find user nosuchuser: no matching entries in passwd file"), "{msg}");
+    assert_eq!(code, Some(126));
+    // a working directory that does not exist: 126, not a missing command
+    let (msg, code) = run(ExecSpec { cmd: vec!["true".into()], working_dir: Some("/nowhere".into()), ..Default::default() });
+    assert_eq!(code, Some(126), "{msg}");
+    // a relative working directory is refused before the runtime: 126
+    let (msg, code) = run(ExecSpec { cmd: vec!["true".into()], working_dir: Some("tmp".into()), ..Default::default() });
+    assert_eq!(code, Some(126), "{msg}");
+    // a missing binary: 127
+    let (msg, code) = run(ExecSpec { cmd: vec!["/bin/nosuch".into()], ..Default::default() });
+    assert_eq!(code, Some(127), "{msg}");
+    h.block(h.engine.remove(&c.id, RemoveOptions { force: true, ..Default::default() })).unwrap();
+    h.assert_no_leaks();
+}
+
+#[test]
+fn console_size_reaches_the_runtime() {
+    if !isolated("console_size_reaches_the_runtime") {
+        return;
+    }
+    let h = Harness::new();
+    let spec = ContainerSpec { tty: true, console_size: Some((33, 101)), ..h.sh("stty size") };
+    let c = h.block(h.engine.create(spec)).unwrap();
+    assert_eq!(h.block(h.engine.inspect(&c.id, false)).unwrap().spec.console_size, Some((33, 101)));
+    let w = h.block(h.engine.wait(&c.id, WaitCondition::NextExit)).unwrap();
+    h.block(h.engine.start(&c.id)).unwrap();
+    assert_eq!(h.block(w).exit_code, 0);
+    // the size is the terminal's from the first instruction on
+    assert_eq!(logs_text(&h, &c.id).trim(), "33 101");
+    h.block(h.engine.remove(&c.id, RemoveOptions::default())).unwrap();
+    h.assert_no_leaks();
+}
+
+#[test]
+fn inspect_shows_the_hostname_in_use() {
+    if !isolated("inspect_shows_the_hostname_in_use") {
+        return;
+    }
+    let h = Harness::new();
+    let c = h.block(h.engine.create(h.sh("hostname"))).unwrap();
+    assert_eq!(h.block(h.engine.inspect(&c.id, false)).unwrap().hostname, c.id[..12]);
+    let w = h.block(h.engine.wait(&c.id, WaitCondition::NextExit)).unwrap();
+    h.block(h.engine.start(&c.id)).unwrap();
+    h.block(w);
+    assert_eq!(logs_text(&h, &c.id).trim(), &c.id[..12]);
+    let named = h.block(h.engine.create(ContainerSpec { hostname: Some("box.local".into()), ..h.sh("true") })).unwrap();
+    assert_eq!(h.block(h.engine.inspect(&named.id, false)).unwrap().hostname, "box.local");
+    let host = h.block(h.engine.create(ContainerSpec { network_mode: Some("host".into()), ..h.sh("true") })).unwrap();
+    let want = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    assert_eq!(h.block(h.engine.inspect(&host.id, false)).unwrap().hostname, want);
+    for id in [&c.id, &named.id, &host.id] {
+        h.block(h.engine.remove(id, RemoveOptions::default())).unwrap();
+    }
+    h.assert_no_leaks();
+}

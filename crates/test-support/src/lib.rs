@@ -152,3 +152,29 @@ mod tests {
         assert!(std::path::Path::new("/etc/passwd").exists());
     }
 }
+
+/// The statically linked release build of the workspace binary `name`
+/// (`berth-init`, `berth-runtime`, `berth-shim`), as `scripts/setup` makes
+/// it: `<target>/x86_64-unknown-linux-gnu/release/<name>`, built here when
+/// missing. Tests that put a binary inside a container (`--init`) need this
+/// one: the dev build is linked against the host's glibc.
+pub fn static_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    // <target>/<profile>/deps/<test>
+    let target = exe.ancestors().nth(3).expect("test executable under <target>/<profile>/deps").to_path_buf();
+    let triple = "x86_64-unknown-linux-gnu";
+    let p = target.join(triple).join("release").join(name);
+    if !p.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = std::process::Command::new(cargo)
+            .args(["build", "--release", "--locked", "--target", triple, "-p", name])
+            .env("CARGO_TARGET_DIR", &target)
+            .env("RUSTFLAGS", "-C target-feature=+crt-static")
+            .env("LIBSECCOMP_LINK_TYPE", "static")
+            .env("LIBSECCOMP_LIB_PATH", "/usr/lib/x86_64-linux-gnu")
+            .status()
+            .expect("cargo build");
+        assert!(st.success(), "building a static {name}");
+    }
+    p
+}

@@ -65,7 +65,7 @@ impl Daemon {
     pub fn new() -> Daemon {
         let st = Command::new("ip").args(["link", "set", "lo", "up"]).status().expect("ip");
         assert!(st.success());
-        for b in ["berth-runtime", "berth-shim", "berth-init"] {
+        for b in ["berth-runtime", "berth-shim"] {
             binary(b);
         }
         let registry = Registry::start();
@@ -75,8 +75,9 @@ impl Daemon {
         let docker_config = root.path().join("docker-config");
         std::fs::create_dir_all(&docker_config).unwrap();
         let cfg = format!(
-            "data_root = \"{0}/data\"\nexec_root = \"{0}/run\"\nlog_level = \"info\"\n[runtimes.runc]\npath = \"/usr/sbin/runc\"\n[log.options]\nmax-size = \"1m\"\nmax-file = \"2\"\n",
-            root.path().display()
+            "data_root = \"{0}/data\"\nexec_root = \"{0}/run\"\ninit_path = \"{1}\"\nlog_level = \"info\"\n[runtimes.runc]\npath = \"/usr/sbin/runc\"\n[log.options]\nmax-size = \"1m\"\nmax-file = \"2\"\n",
+            root.path().display(),
+            berth_test_support::static_binary("berth-init").display()
         );
         std::fs::write(root.path().join("config.toml"), cfg).unwrap();
         let image = format!("{}/busybox:latest", registry.addr());

@@ -727,6 +727,9 @@ pub fn generate(s: &ContainerSpec, ctx: &Context) -> Result<Value> {
     if !ctx.user.additional_gids.is_empty() {
         process["user"]["additionalGids"] = json!(ctx.user.additional_gids);
     }
+    if let (true, Some((height, width))) = (s.tty, s.console_size) {
+        process["consoleSize"] = json!({"height": height, "width": width});
+    }
     if let Some(o) = s.oom_score_adj {
         process["oomScoreAdj"] = json!(o);
     }

@@ -78,7 +78,7 @@ pub fn config_in(root: &Path) -> EngineConfig {
         data_root: root.join("data"),
         exec_root: root.join("run"),
         shim_path: Some(binary("berth-shim")),
-        init_path: Some(binary("berth-init")),
+        init_path: Some(berth_test_support::static_binary("berth-init")),
         ..Default::default()
     };
     c.runtimes.insert("berth".into(), RuntimeHandler { path: binary("berth-runtime"), args: vec![] });
