@@ -36,9 +36,8 @@ pub mod response;
 mod routes;
 pub mod version;
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use berth_engine::Engine;
@@ -49,10 +48,6 @@ pub use error::{ApiError, ApiResult};
 #[derive(Clone, Debug)]
 pub(crate) struct AppState {
     pub engine: Arc<Engine>,
-    /// `HostConfig.ConsoleSize` of tty containers not started yet: applied
-    /// with a resize right after start (the engine spec has no field for
-    /// the initial size).
-    pub console_sizes: Arc<Mutex<HashMap<String, (u16, u16)>>>,
     /// Open `GET /events` streams (`NEventsListener` in `/info`).
     pub event_listeners: Arc<AtomicUsize>,
 }
@@ -61,7 +56,7 @@ pub(crate) struct AppState {
 /// paths, docker's headers on every response, request logging at debug
 /// level.
 pub fn router(engine: Arc<Engine>) -> Router {
-    let state = AppState { engine, console_sizes: Arc::default(), event_listeners: Arc::default() };
+    let state = AppState { engine, event_listeners: Arc::default() };
     let inner = routes::routes(state);
     Router::new().fallback_service(version::Versioned::new(inner))
 }

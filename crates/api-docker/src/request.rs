@@ -184,11 +184,40 @@ pub async fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body
 /// Must be read from a blocking thread (`spawn_blocking`), never from a
 /// runtime worker. Bytes arrive through a small bounded channel, so a slow
 /// consumer applies back pressure to the client; a client that hangs up
-/// mid-upload makes `read` fail; a consumer that stops reading makes the
-/// copying task stop.
+/// mid-upload makes `read` fail.
+///
+/// A consumer rarely reads the body to its very end: a tar reader stops at
+/// the first end-of-archive block, leaving the second one, any record
+/// padding and the closing chunk. The handler answers only after
+/// [`Upload::finish`], which reads the rest: were the connection dropped
+/// with part of the upload unread, the client would still be writing it
+/// and fail with a broken pipe instead of reading the answer.
 pub struct BodyReader {
     rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
     current: Bytes,
+}
+
+/// What the consumer of a [`BodyReader`] left unread is discarded, up to
+/// this much (Go's net/http, which dockerd uses, discards up to 256 KiB);
+/// beyond it the connection is closed instead.
+pub const MAX_UNREAD_BODY: usize = 256 << 10;
+
+/// The copying task of a [`BodyReader`]; see [`Upload::finish`].
+#[derive(Debug)]
+pub struct Upload {
+    consumer_done: std::sync::Arc<tokio::sync::Notify>,
+    drained: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl Upload {
+    /// Call once the consumer is done with the reader (whether it
+    /// succeeded or not): the rest of the body is read and discarded (up
+    /// to [`MAX_UNREAD_BODY`]) before this returns.
+    pub async fn finish(self) {
+        self.consumer_done.notify_one();
+        // an error only means the copying task is gone: nothing to wait for
+        let _ = self.drained.await;
+    }
 }
 
 impl std::fmt::Debug for BodyReader {
@@ -199,28 +228,62 @@ impl std::fmt::Debug for BodyReader {
 
 impl BodyReader {
     /// Starts copying `body` into the reader on a task.
-    pub fn spawn(body: Body) -> Self {
+    pub fn spawn(body: Body) -> (Self, Upload) {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+        let consumer_done = std::sync::Arc::new(tokio::sync::Notify::new());
+        let (drained_tx, drained) = tokio::sync::oneshot::channel();
+        let done = consumer_done.clone();
         tokio::spawn(async move {
             let mut body = body;
+            // forwarding to the consumer until it is done, discarding after
+            let mut forwarding = true;
+            let mut discarded = 0usize;
             loop {
-                let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
-                let item = match frame {
-                    None => return,
-                    Some(Err(e)) => Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("client upload failed: {e}"))),
+                let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx));
+                let frame = if forwarding {
+                    tokio::select! {
+                        f = next => f,
+                        _ = done.notified() => {
+                            forwarding = false;
+                            continue;
+                        }
+                    }
+                } else {
+                    next.await
+                };
+                let data = match frame {
+                    // read to its end
+                    None => break,
+                    Some(Err(e)) => {
+                        if forwarding {
+                            let _ = tx.send(Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("client upload failed: {e}")))).await;
+                        }
+                        break;
+                    }
                     Some(Ok(f)) => match f.into_data() {
-                        Ok(d) if d.is_empty() => continue,
-                        Ok(d) => Ok(d),
-                        Err(_) => continue,
+                        Ok(d) if !d.is_empty() => d,
+                        _ => continue,
                     },
                 };
-                let stop = item.is_err();
-                if tx.send(item).await.is_err() || stop {
-                    return;
+                if forwarding {
+                    tokio::select! {
+                        r = tx.send(Ok(data)) => if r.is_err() {
+                            // the consumer dropped the reader
+                            forwarding = false;
+                        },
+                        _ = done.notified() => forwarding = false,
+                    }
+                } else {
+                    discarded += data.len();
+                    if discarded > MAX_UNREAD_BODY {
+                        tracing::debug!(discarded, "upload: giving up on the unread rest of the body; the connection closes");
+                        break;
+                    }
                 }
             }
+            let _ = drained_tx.send(());
         });
-        Self { rx, current: Bytes::new() }
+        (Self { rx, current: Bytes::new() }, Upload { consumer_done, drained })
     }
 }
 
@@ -306,7 +369,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn body_reader_streams() {
         let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
-        let mut r = BodyReader::spawn(Body::from(data.clone()));
+        let (mut r, upload) = BodyReader::spawn(Body::from(data.clone()));
         let got = tokio::task::spawn_blocking(move || {
             let mut v = Vec::new();
             r.read_to_end(&mut v).map(|_| v)
@@ -315,5 +378,64 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(got, data);
+        upload.finish().await;
+    }
+
+    /// A body whose chunks arrive over time, counting what was pulled.
+    struct Trickle {
+        rx: tokio::sync::mpsc::Receiver<Bytes>,
+        pulled: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl http_body::Body for Trickle {
+        type Data = Bytes;
+        type Error = std::io::Error;
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+            self.rx.poll_recv(cx).map(|c| {
+                c.map(|c| {
+                    self.pulled.fetch_add(c.len(), std::sync::atomic::Ordering::SeqCst);
+                    Ok(http_body::Frame::data(c))
+                })
+            })
+        }
+    }
+
+    fn trickled(chunks: Vec<Vec<u8>>) -> (Body, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        tokio::spawn(async move {
+            for c in chunks {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                if tx.send(Bytes::from(c)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let pulled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        (Body::new(Trickle { rx, pulled: pulled.clone() }), pulled)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn upload_is_read_to_its_end_before_the_answer() {
+        // the consumer stops after the first chunk (as a tar reader stops
+        // at the end-of-archive block); finish() reads the rest
+        let (body, pulled) = trickled(vec![vec![1; 512], vec![0; 512], vec![0; 9216]]);
+        let (mut r, upload) = BodyReader::spawn(body);
+        tokio::task::spawn_blocking(move || {
+            let mut b = [0u8; 512];
+            r.read_exact(&mut b).unwrap();
+        })
+        .await
+        .unwrap();
+        upload.finish().await;
+        assert_eq!(pulled.load(std::sync::atomic::Ordering::SeqCst), 10240, "the whole body was read");
+        // beyond the limit, it gives up
+        let (body, pulled) = trickled(vec![vec![0; MAX_UNREAD_BODY], vec![0; 4096], vec![0; 4096]]);
+        let (r, upload) = BodyReader::spawn(body);
+        drop(r);
+        upload.finish().await;
+        assert!(pulled.load(std::sync::atomic::Ordering::SeqCst) < MAX_UNREAD_BODY + 8192);
     }
 }

@@ -430,3 +430,144 @@ fn lifecycle_verbs() {
     assert!(pruned.contains("Total reclaimed space"), "{pruned}");
     d.ok(&["image", "prune", "-f"]);
 }
+
+#[test]
+fn attach_after_detaching_from_run_it_reaches_the_container() {
+    if !isolated("attach_after_detaching_from_run_it_reaches_the_container") {
+        return;
+    }
+    let d = Daemon::new();
+    busybox(&d);
+    let mut p = pty::Session::spawn(d.docker_cmd(&["run", "-it", "--name", "tty", "busybox", "sh"]));
+    p.write("echo ready-$((1+1))\n");
+    assert!(p.read_until("ready-2", Duration::from_secs(20)), "{}", p.seen());
+    p.write("\x10\x11");
+    assert!(p.wait(Duration::from_secs(20)).success(), "{}", p.seen());
+    // the same container, attached again: what is typed reaches the shell
+    let mut p = pty::Session::spawn(d.docker_cmd(&["attach", "tty"]));
+    assert!(p.read_until("/ #", Duration::from_secs(20)), "{}", p.seen());
+    p.write("echo again-$((2+2))\n");
+    assert!(p.read_until("again-4", Duration::from_secs(20)), "typing after a detach reached nothing:\n{}", p.seen());
+    // and once more after a second detach
+    p.write("\x10\x11");
+    // the docker CLI's attach (unlike its run) reports the detach as the
+    // error "read escape sequence", exit 1: the client decides, not berthd
+    let st = p.wait(Duration::from_secs(20));
+    assert_eq!(st.code(), Some(1), "{}", p.seen());
+    assert!(p.seen().contains("read escape sequence"), "{}", p.seen());
+    let mut p = pty::Session::spawn(d.docker_cmd(&["attach", "tty"]));
+    assert!(p.read_until("/ #", Duration::from_secs(20)), "{}", p.seen());
+    p.write("exit 5\n");
+    assert_eq!(p.wait(Duration::from_secs(20)).code(), Some(5), "{}", p.seen());
+    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "tty"]).trim(), "exited 5");
+}
+
+#[test]
+fn exec_errors_exit_like_docker() {
+    if !isolated("exec_errors_exit_like_docker") {
+        return;
+    }
+    let d = Daemon::new();
+    busybox(&d);
+    d.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "300"]);
+    let out = |o: &std::process::Output| format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(o));
+    // docker: `unable to find user nosuchuser: no matching entries in passwd file`, exit 126
+    let o = d.docker(&["exec", "-u", "nosuchuser", "box", "true"]);
+    assert_eq!(o.status.code(), Some(126), "{}", out(&o));
+    assert!(out(&o).contains("unable to find user nosuchuser: no matching entries in passwd file"), "{}", out(&o));
+    assert!(!out(&o).contains("invalid argument"), "docker's text has no prefix: {}", out(&o));
+    let o = d.docker(&["exec", "-w", "/nowhere", "box", "true"]);
+    assert_eq!(o.status.code(), Some(126), "{}", out(&o));
+    let o = d.docker(&["exec", "box", "/bin/nosuch"]);
+    assert_eq!(o.status.code(), Some(127), "{}", out(&o));
+    // with a tty too
+    let o = d.docker(&["exec", "-t", "-u", "nosuchuser", "box", "true"]);
+    assert_eq!(o.status.code(), Some(126), "{}", out(&o));
+}
+
+#[test]
+fn diff_hides_mount_points_and_container_files() {
+    if !isolated("diff_hides_mount_points_and_container_files") {
+        return;
+    }
+    let d = Daemon::new();
+    busybox(&d);
+    d.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "300"]);
+    assert_eq!(d.ok(&["diff", "box"]), "", "a fresh container has no changes");
+    d.ok(&["exec", "box", "sh", "-c", "touch /newfile && mkdir -p /tmp/d && echo x > /tmp/d/f"]);
+    assert_eq!(d.ok(&["diff", "box"]), "A /newfile\nC /tmp\nA /tmp/d\nA /tmp/d/f\n");
+    // a change in /etc shows /etc, but not the files berth put there
+    d.ok(&["exec", "box", "sh", "-c", "echo x:x:5:5::/:/bin/sh >> /etc/passwd"]);
+    let diff = d.ok(&["diff", "box"]);
+    assert!(diff.contains("C /etc\nC /etc/passwd\n"), "{diff}");
+    for hidden in ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/dev", "/proc", "/sys"] {
+        assert!(!diff.lines().any(|l| l[2..] == *hidden), "{hidden} listed: {diff}");
+    }
+    // the same with --init
+    d.ok(&["run", "-d", "--init", "--name", "inited", "busybox", "sleep", "300"]);
+    assert_eq!(d.ok(&["diff", "inited"]), "");
+}
+
+#[test]
+fn rmi_of_one_tag_leaves_no_none_row() {
+    if !isolated("rmi_of_one_tag_leaves_no_none_row") {
+        return;
+    }
+    let d = Daemon::new();
+    d.ok(&["pull", "-q", &d.image]);
+    d.ok(&["tag", &d.image, "busybox:copy"]);
+    let repo = d.image.trim_end_matches(":latest").to_owned();
+    let digest = d.ok(&["image", "inspect", "-f", "{{index .RepoDigests 0}}", "busybox:copy"]).trim().to_owned();
+    assert!(digest.starts_with(&format!("{repo}@sha256:")), "{digest}");
+    let rmi = d.ok(&["rmi", &d.image]);
+    assert_eq!(rmi, format!("Untagged: {}\nUntagged: {digest}\n", d.image));
+    // docker: the repository's digest went with its last tag
+    assert_eq!(d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]), "busybox:copy\n");
+    assert_eq!(d.ok(&["image", "inspect", "-f", "{{json .RepoDigests}}", "busybox:copy"]).trim(), "[]");
+}
+
+#[test]
+fn login_checks_credentials_against_the_registry() {
+    if !isolated("login_checks_credentials_against_the_registry") {
+        return;
+    }
+    let d = Daemon::new();
+    let secure = berth_test_support::registry::Registry::with(berth_test_support::registry::Options {
+        basic_auth: Some(("tester".into(), "s3cret".into())),
+        tls: false,
+    });
+    secure.push_layout(berth_test_support::registry::busybox_layout().path(), "busybox:latest");
+    let reg = secure.addr().to_owned();
+    let login = |password: &str| {
+        let mut c = d.docker_cmd(&["login", "-u", "tester", "--password-stdin", &reg]);
+        c.stdin(std::process::Stdio::piped());
+        let mut bg = Bg::spawn(c);
+        {
+            use std::io::Write;
+            let mut stdin = bg.0.as_mut().and_then(|c| c.stdin.take()).unwrap();
+            stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
+        }
+        bg.wait("docker login")
+    };
+    let o = login("wrong");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim_end(),
+        format!("Error response from daemon: login attempt to http://{reg}/v2/ failed with status: 401 Unauthorized"),
+    );
+    let o = login("s3cret");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "Login Succeeded");
+    // the CLI stored the credentials and sends them with the pull
+    d.ok(&["pull", "-q", &format!("{reg}/busybox:latest")]);
+    d.ok(&["logout", &reg]);
+    // the API answer itself
+    let body = r#"{"username":"tester","password":"s3cret","serveraddress":"REG"}"#.replace("REG", &reg);
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--unix-socket"])
+        .arg(&d.sock)
+        .args(["-H", "Content-Type: application/json", "-d", &body, "http://docker/v1.50/auth"])
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#"{"Status":"Login Succeeded","IdentityToken":""}"#);
+}

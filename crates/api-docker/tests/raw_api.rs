@@ -294,3 +294,122 @@ fn clients_hanging_up_mid_stream() {
     assert_eq!(d.ok(&["inspect", "-f", "{{.State.Running}}", "noisy"]).trim(), "true");
     d.ok(&["rm", "-f", "noisy"]);
 }
+
+#[test]
+fn rm_after_failed_start_with_rm_flag() {
+    if !isolated("rm_after_failed_start_with_rm_flag") {
+        return;
+    }
+    let d = Daemon::new();
+    d.ok(&["pull", "-q", &d.image]);
+    let body = format!(r#"{{"Image":"{}","Cmd":["nosuchcmd"],"HostConfig":{{"AutoRemove":true}}}}"#, d.image);
+    let r = post_json(&d.sock, "/containers/create", &body);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["Id"].as_str().unwrap().to_owned();
+    let r = post_json(&d.sock, &format!("/containers/{id}/start"), "");
+    assert_eq!(r.status, 400, "{}", r.message());
+    assert!(r.message().contains("executable file not found"), "{}", r.message());
+    // removed by the time start answered, as dockerd does
+    let r = get(&d.sock, &format!("/containers/{id}/json"));
+    assert_eq!((r.status, r.message()), (404, format!("No such container: {id}")));
+    assert!(d.leftovers().is_empty(), "{:#?}", d.leftovers());
+}
+
+#[test]
+fn console_size_is_set_before_the_process_starts() {
+    if !isolated("console_size_is_set_before_the_process_starts") {
+        return;
+    }
+    let d = Daemon::new();
+    d.ok(&["pull", "-q", &d.image]);
+    let body = format!(r#"{{"Image":"{}","Cmd":["stty","size"],"Tty":true,"HostConfig":{{"ConsoleSize":[33,101]}}}}"#, d.image);
+    let r = post_json(&d.sock, "/containers/create?name=sized", &body);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let i = get(&d.sock, "/containers/sized/json").json();
+    assert_eq!(i["HostConfig"]["ConsoleSize"], serde_json::json!([33, 101]));
+    assert_eq!(post_json(&d.sock, "/containers/sized/start", "").status, 204);
+    assert_eq!(d.ok(&["wait", "sized"]).trim(), "0");
+    assert_eq!(d.ok(&["logs", "sized"]).trim(), "33 101");
+    let r = post_json(&d.sock, "/containers/create", &format!(r#"{{"Image":"{}","Tty":true,"HostConfig":{{"ConsoleSize":[70000,80]}}}}"#, d.image));
+    assert_eq!((r.status, r.message()), (400, "invalid ConsoleSize height".to_owned()));
+}
+
+#[test]
+fn inspect_hostname_is_the_one_in_use() {
+    if !isolated("inspect_hostname_is_the_one_in_use") {
+        return;
+    }
+    let d = Daemon::new();
+    d.ok(&["pull", "-q", &d.image]);
+    let id = d.ok(&["create", &d.image, "true"]).trim().to_owned();
+    assert_eq!(get(&d.sock, &format!("/containers/{id}/json")).json()["Config"]["Hostname"], id[..12]);
+    d.ok(&["create", "--name", "named", "--hostname", "box.local", &d.image, "true"]);
+    assert_eq!(get(&d.sock, "/containers/named/json").json()["Config"]["Hostname"], "box.local");
+    d.ok(&["create", "--name", "onhost", "--network", "host", &d.image, "true"]);
+    let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    assert_eq!(get(&d.sock, "/containers/onhost/json").json()["Config"]["Hostname"], host);
+}
+
+/// A tar holding one file, ending as GNU tar ends an archive: two zero
+/// blocks, then zeros up to a 10 KiB record.
+fn small_tar(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut h = [0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[100..107].copy_from_slice(b"0000644");
+    h[108..115].copy_from_slice(b"0000000");
+    h[116..123].copy_from_slice(b"0000000");
+    h[124..135].copy_from_slice(format!("{:011o}", data.len()).as_bytes());
+    h[136..147].copy_from_slice(b"00000000000");
+    h[156] = b'0';
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
+    h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    let mut out = h.to_vec();
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out.resize(10240, 0);
+    out
+}
+
+#[test]
+fn archive_upload_is_read_to_its_end_before_the_answer() {
+    if !isolated("archive_upload_is_read_to_its_end_before_the_answer") {
+        return;
+    }
+    let d = Daemon::new();
+    d.ok(&["pull", "-q", &d.image]);
+    d.ok(&["run", "-d", "--name", "box", &d.image, "sleep", "300"]);
+    let tar = small_tar("up.txt", b"uploaded\n");
+    // the tar up to its first end-of-archive block (header, data, zero
+    // block), then (later) the rest and the closing chunk, on a connection
+    // kept alive, as docker cp sends
+    let (head, tail) = tar.split_at(1536);
+    let mut s = connect(&d.sock);
+    s.write_all(b"PUT /v1.50/containers/box/archive?path=/tmp HTTP/1.1\r\nHost: docker\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+    s.write_all(format!("{:x}\r\n", head.len()).as_bytes()).unwrap();
+    s.write_all(head).unwrap();
+    s.write_all(b"\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // berthd must still be reading: these writes do not fail...
+    s.write_all(format!("{:x}\r\n", tail.len()).as_bytes()).expect("the rest of the upload is read");
+    s.write_all(tail).expect("the rest of the upload is read");
+    s.write_all(b"\r\n0\r\n\r\n").expect("the closing chunk is read");
+    // ...and then it answers
+    let (status, _, _) = read_head(&mut s);
+    assert_eq!(status, 200);
+    // the connection is still good for another request
+    s.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n").expect("connection kept");
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    assert!(String::from_utf8_lossy(&rest).contains("OK"), "{}", String::from_utf8_lossy(&rest));
+    assert_eq!(d.ok(&["exec", "box", "cat", "/tmp/up.txt"]), "uploaded\n");
+    // repeated through the docker CLI (the intermittent broken pipe)
+    let src = d.root.path().join("cp-src.txt");
+    std::fs::write(&src, "copied\n").unwrap();
+    for i in 0..20 {
+        let o = d.docker(&["cp", src.to_str().unwrap(), &format!("box:/tmp/cp-{i}.txt")]);
+        assert!(o.status.success(), "docker cp #{i}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+}

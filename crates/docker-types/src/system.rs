@@ -225,6 +225,6 @@ pub struct AuthConfig {
 #[serde(rename_all = "PascalCase", default)]
 pub struct AuthResponse {
     pub status: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    /// Always present (empty without a token), as dockerd sends it.
     pub identity_token: String,
 }

@@ -182,6 +182,7 @@ pub fn host_config(spec: &ContainerSpec, runtime: &str, log_defaults: &berth_eng
         masked_paths: spec.masked_paths.clone(),
         readonly_paths: spec.readonly_paths.clone(),
         init: spec.init,
+        console_size: spec.console_size.map(|(h, w)| [u64::from(h), u64::from(w)]).unwrap_or_default(),
         ..Default::default()
     }
 }
@@ -257,21 +258,6 @@ pub fn port_map(ports: &BTreeMap<String, Vec<berth_engine::spec::PortBinding>>) 
         .collect()
 }
 
-/// The hostname in use: the one asked for, else what the engine wrote to
-/// the container's hostname file, else docker's default (the short id).
-fn hostname(d: &ContainerDetails) -> String {
-    if let Some(h) = d.spec.hostname.as_ref().filter(|h| !h.is_empty()) {
-        return h.clone();
-    }
-    if !d.hostname_path.is_empty()
-        && let Ok(h) = std::fs::read_to_string(&d.hostname_path)
-        && !h.trim().is_empty()
-    {
-        return h.trim().to_owned();
-    }
-    d.id.chars().take(12).collect()
-}
-
 /// `GET /containers/{id}/json`.
 pub fn inspect(d: &ContainerDetails, log_defaults: &berth_engine::LogDefaults) -> dt::ContainerInspect {
     let networks: BTreeMap<String, EndpointSettings> =
@@ -318,7 +304,7 @@ pub fn inspect(d: &ContainerDetails, log_defaults: &berth_engine::LogDefaults) -
         size_rw: d.size_rw,
         size_root_fs: d.size_root_fs,
         mounts: d.mounts.iter().map(mount_point).collect(),
-        config: Some(dt::ContainerConfig { hostname: hostname(d), ..config(&d.spec) }),
+        config: Some(dt::ContainerConfig { hostname: d.hostname.clone(), ..config(&d.spec) }),
         network_settings: Some(settings),
     }
 }
@@ -396,6 +382,7 @@ mod tests {
             },
             image_id: "sha256:abc".into(),
             resolv_conf_path: String::new(),
+            hostname: "aaaaaaaaaaaa".into(),
             hostname_path: String::new(),
             hosts_path: String::new(),
             log_path: "/var/lib/berth/containers/x/x-json.log".into(),

@@ -15,17 +15,8 @@ fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
-/// What the create handler needs besides the spec.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Converted {
-    pub spec: ContainerSpec,
-    /// `HostConfig.ConsoleSize` (height, width) when set; applied with a
-    /// resize right after start (the engine's spec has no field for it).
-    pub console_size: Option<(u16, u16)>,
-}
-
 /// Converts a create request; `name` and `platform` come from the query.
-pub fn to_spec(req: ContainerCreateRequest, name: Option<&str>, platform: Option<&str>) -> Result<Converted, ApiError> {
+pub fn to_spec(req: ContainerCreateRequest, name: Option<&str>, platform: Option<&str>) -> Result<ContainerSpec, ApiError> {
     let c = req.config;
     let mut unsupported: Vec<String> = Vec::new();
     let mut flag = |set: bool, name: &str| {
@@ -74,9 +65,8 @@ pub fn to_spec(req: ContainerCreateRequest, name: Option<&str>, platform: Option
         ..Default::default()
     };
 
-    let mut console_size = None;
     if let Some(h) = req.host_config {
-        console_size = host_config(h, &mut spec, &mut flag)?;
+        host_config(h, &mut spec, &mut flag)?;
     }
 
     if let Some(net) = req.networking_config {
@@ -104,10 +94,10 @@ pub fn to_spec(req: ContainerCreateRequest, name: Option<&str>, platform: Option
         }
     }
     spec.unsupported.options = unsupported;
-    Ok(Converted { spec, console_size })
+    Ok(spec)
 }
 
-fn host_config(h: HostConfig, spec: &mut ContainerSpec, flag: &mut impl FnMut(bool, &str)) -> Result<Option<(u16, u16)>, ApiError> {
+fn host_config(h: HostConfig, spec: &mut ContainerSpec, flag: &mut impl FnMut(bool, &str)) -> Result<(), ApiError> {
     flag(h.volumes_from.as_ref().is_some_and(|v| !v.is_empty()), "--volumes-from");
     flag(!h.volume_driver.is_empty() && h.volume_driver != "local", "--volume-driver");
     flag(h.links.as_ref().is_some_and(|v| !v.is_empty()), "--link");
@@ -218,11 +208,13 @@ fn host_config(h: HostConfig, spec: &mut ContainerSpec, flag: &mut impl FnMut(bo
         device_cgroup_rules: h.device_cgroup_rules.unwrap_or_default(),
     };
     let [height, width] = h.console_size;
-    Ok(if height > 0 && width > 0 {
-        Some((u16::try_from(height).unwrap_or(u16::MAX), u16::try_from(width).unwrap_or(u16::MAX)))
-    } else {
-        None
-    })
+    if height > 0 && width > 0 {
+        spec.console_size = Some((
+            u16::try_from(height).map_err(|_| ApiError::bad_request("invalid ConsoleSize height"))?,
+            u16::try_from(width).map_err(|_| ApiError::bad_request("invalid ConsoleSize width"))?,
+        ));
+    }
+    Ok(())
 }
 
 /// docker's restart policy checks, with its texts.
@@ -306,7 +298,7 @@ mod tests {
               "SecurityOpt":["no-new-privileges"],"Mounts":[{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":1024,"Options":[["noexec"],["uid","5"]]}}]},
             "NetworkingConfig":{"EndpointsConfig":{"default":{"Aliases":["web"]}}}}"#);
         let c = to_spec(r, Some("web"), None).unwrap();
-        let s = &c.spec;
+        let s = &c;
         assert_eq!(s.name.as_deref(), Some("web"));
         assert_eq!(s.cmd, Some(vec!["sleep".into(), "9".into()]));
         assert_eq!(s.entrypoint, None);
@@ -330,29 +322,29 @@ mod tests {
         assert_eq!(c.console_size, Some((40, 120)));
         let c = to_spec(req(r#"{"Image":"b","HostConfig":{"NetworkMode":"default","MemorySwappiness":-1,"OomKillDisable":false},
             "NetworkingConfig":{"EndpointsConfig":{"default":{"IPAMConfig":null,"Aliases":null,"MacAddress":""}}}}"#), None, None).unwrap();
-        assert!(c.spec.endpoints.is_empty());
-        assert_eq!(c.spec.resources.memory_swappiness, None);
-        assert_eq!(c.spec.resources.oom_kill_disable, None);
+        assert!(c.endpoints.is_empty());
+        assert_eq!(c.resources.memory_swappiness, None);
+        assert_eq!(c.resources.oom_kill_disable, None);
         let c = to_spec(req(r#"{"Image":"b","HostConfig":{"PidsLimit":0}}"#), None, None).unwrap();
-        assert_eq!(c.spec.resources.pids_limit, None);
+        assert_eq!(c.resources.pids_limit, None);
         let c = to_spec(req(r#"{"Image":"b","HostConfig":{"PidsLimit":-1}}"#), None, None).unwrap();
-        assert_eq!(c.spec.resources.pids_limit, None);
+        assert_eq!(c.resources.pids_limit, None);
         assert!(s.unsupported.options.is_empty(), "{:?}", s.unsupported.options);
     }
 
     #[test]
     fn entrypoint_reset() {
         let c = to_spec(req(r#"{"Image":"busybox","Entrypoint":[""]}"#), None, None).unwrap();
-        assert_eq!(c.spec.entrypoint, Some(vec![]));
+        assert_eq!(c.entrypoint, Some(vec![]));
         let c = to_spec(req(r#"{"Image":"busybox","Entrypoint":"sh"}"#), None, None).unwrap();
-        assert_eq!(c.spec.entrypoint, Some(vec!["sh".to_string()]));
+        assert_eq!(c.entrypoint, Some(vec!["sh".to_string()]));
     }
 
     #[test]
     fn unimplemented_options_are_named_not_dropped() {
         let r = req(r#"{"Image":"b","HostConfig":{"VolumesFrom":["x"],"Links":["a:b"],"StorageOpt":{"size":"1G"},"Isolation":"hyperv",
             "DeviceRequests":[{"Count":-1}]},"NetworkingConfig":{"EndpointsConfig":{"n":{"Links":["c"]}}}}"#);
-        let opts = to_spec(r, None, None).unwrap().spec.unsupported.options;
+        let opts = to_spec(r, None, None).unwrap().unsupported.options;
         for o in ["--volumes-from", "--link", "--storage-opt", "--isolation", "--gpus"] {
             assert!(opts.iter().any(|x| x == o), "{o} missing from {opts:?}");
         }

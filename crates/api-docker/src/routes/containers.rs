@@ -59,12 +59,8 @@ pub(crate) async fn create(State(st): State<AppState>, q: Query, headers: Header
     }
     crate::request::check_json_content_type(&headers)?;
     let req = ContainerCreateRequest::from_json(&bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-    let converted = create::to_spec(req, q.get("name"), q.get("platform"))?;
-    let tty = converted.spec.tty;
-    let created = st.engine.create(converted.spec).await?;
-    if let (true, Some(size)) = (tty, converted.console_size) {
-        st.console_sizes.lock().unwrap_or_else(|p| p.into_inner()).insert(created.id.clone(), size);
-    }
+    let spec = create::to_spec(req, q.get("name"), q.get("platform"))?;
+    let created = st.engine.create(spec).await?;
     Ok(json_status(StatusCode::CREATED, &ContainerCreateResponse { id: created.id, warnings: created.warnings }))
 }
 
@@ -81,29 +77,9 @@ pub(crate) async fn start(State(st): State<AppState>, Path(id): Path<String>, he
     if body.is_some_and(|v| v.as_object().is_none_or(|o| !o.is_empty())) {
         return Err(ApiError::bad_request("starting container with non-empty request body was deprecated since API v1.22 and removed in v1.24"));
     }
-    if let Err(e) = st.engine.start(&id).await {
-        // dockerd removes an auto-remove (`--rm`) container whose process
-        // could not be started; `docker run --rm` waits for that removal
-        if e.start_failure().is_some()
-            && let Ok(d) = st.engine.inspect(&id, false).await
-            && d.spec.auto_remove
-            && !d.state.running
-            && let Err(re) = st.engine.remove(&d.id, RemoveOptions { force: true, volumes: true, link: false }).await
-        {
-            tracing::warn!(container = %d.id, error = %re, "removing an auto-remove container after a failed start");
-        }
-        return Err(e.into());
-    }
-    // the initial console size of a tty container created with one
-    let pending = !st.console_sizes.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
-    if pending && let Ok(d) = st.engine.inspect(&id, false).await {
-        let size = st.console_sizes.lock().unwrap_or_else(|p| p.into_inner()).remove(&d.id);
-        if let Some((h, w)) = size
-            && let Err(e) = st.engine.resize(&d.id, h, w).await
-        {
-            tracing::debug!(container = %d.id, error = %e, "initial console size");
-        }
-    }
+    // an auto-remove (`--rm`) container whose start failed is gone when
+    // this returns (the engine removes it, as dockerd does)
+    st.engine.start(&id).await?;
     Ok(no_content())
 }
 
@@ -149,12 +125,7 @@ pub(crate) async fn rename(State(st): State<AppState>, Path(id): Path<String>, q
 /// `DELETE /containers/{id}?force=&v=&link=`.
 pub(crate) async fn remove(State(st): State<AppState>, Path(id): Path<String>, q: Query) -> ApiResult {
     let opts = RemoveOptions { force: q.bool("force"), volumes: q.bool("v"), link: q.bool("link") };
-    let pending = !st.console_sizes.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
-    let full_id = if pending { st.engine.inspect(&id, false).await.ok().map(|d| d.id) } else { None };
     st.engine.remove(&id, opts).await?;
-    if let Some(full_id) = full_id {
-        st.console_sizes.lock().unwrap_or_else(|p| p.into_inner()).remove(&full_id);
-    }
     Ok(no_content())
 }
 
@@ -391,7 +362,10 @@ pub(crate) async fn archive_get(State(st): State<AppState>, Path(id): Path<Strin
 pub(crate) async fn archive_put(State(st): State<AppState>, Path(id): Path<String>, q: Query, body: Body) -> ApiResult {
     let path = archive_path(&q)?.to_owned();
     let opts = ArchivePutOptions { no_overwrite_dir_non_dir: q.bool("noOverwriteDirNonDir"), copy_uid_gid: q.bool("copyUIDGID") };
-    st.engine.archive_put(&id, &path, Box::new(BodyReader::spawn(body)), opts).await?;
+    let (reader, upload) = BodyReader::spawn(body);
+    let r = st.engine.archive_put(&id, &path, Box::new(reader), opts).await;
+    upload.finish().await;
+    r?;
     Ok(StatusCode::OK.into_response())
 }
 

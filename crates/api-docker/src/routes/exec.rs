@@ -44,17 +44,15 @@ pub(crate) async fn start(State(st): State<AppState>, Path(id): Path<String>, Ve
         Ok(s) => s,
         // dockerd hijacks first and then starts the process: a process that
         // cannot start is reported on the stream (the client then reads
-        // the exit code, 126/127, from exec inspect)
-        Err(e) if on_upgrade.is_some() && e.kind() != berth_engine::ErrorKind::NotFound => {
-            let tty = start.tty || details.spec.tty;
-            let io = hijack::error_stream(&e.to_string(), tty).await;
-            let ct = hijack::content_type(tty, v);
-            return Ok(match on_upgrade {
-                Some(u) => hijack::upgrade(u, io, ct, InputOptions::default()),
-                None => return Err(e.into()),
-            });
-        }
-        Err(e) => return Err(e.into()),
+        // the exit code, 126/127, from exec inspect), in docker's words
+        Err(e) => match on_upgrade {
+            Some(u) if e.kind() != berth_engine::ErrorKind::NotFound => {
+                let tty = start.tty || details.spec.tty;
+                let io = hijack::error_stream(&ApiError::from(e).message, tty).await;
+                return Ok(hijack::upgrade(u, io, hijack::content_type(tty, v), InputOptions::default()));
+            }
+            _ => return Err(e.into()),
+        },
     };
     match started {
         ExecStarted::Detached => Ok(StatusCode::OK.into_response()),

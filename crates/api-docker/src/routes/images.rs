@@ -50,16 +50,25 @@ pub(crate) fn registry_auth(headers: &HeaderMap) -> Result<Auth, ApiError> {
         .or_else(|_| STANDARD.decode(raw))
         .map_err(|e| ApiError::bad_request(format!("invalid X-Registry-Auth header: {e}")))?;
     let cfg: AuthConfig = berth_docker_types::from_json(&bytes).map_err(|e| ApiError::bad_request(format!("invalid X-Registry-Auth header: {e}")))?;
+    auth_of(cfg, "X-Registry-Auth header")
+}
+
+/// The credentials of docker's `AuthConfig` (the `X-Registry-Auth` header,
+/// the `POST /auth` body): username and password, or `auth` (base64 of
+/// `user:password`); `Anonymous` when it has neither. `what` names the
+/// source in errors.
+pub(crate) fn auth_of(cfg: AuthConfig, what: &str) -> Result<Auth, ApiError> {
+    use base64::engine::general_purpose::STANDARD;
     if !cfg.identitytoken.is_empty() || !cfg.registrytoken.is_empty() {
-        return Err(ApiError::option_not_supported("identity and registry tokens in X-Registry-Auth (use username and password)"));
+        return Err(ApiError::option_not_supported(format!("identity and registry tokens in the {what} (use username and password)")));
     }
     if !cfg.username.is_empty() || !cfg.password.is_empty() {
         return Ok(Auth::Basic { username: cfg.username, password: cfg.password });
     }
     if !cfg.auth.is_empty() {
-        let decoded = STANDARD.decode(cfg.auth.trim()).map_err(|e| ApiError::bad_request(format!("invalid X-Registry-Auth header: auth: {e}")))?;
-        let s = String::from_utf8(decoded).map_err(|_| ApiError::bad_request("invalid X-Registry-Auth header: auth is not UTF-8"))?;
-        let (u, p) = s.split_once(':').ok_or_else(|| ApiError::bad_request("invalid X-Registry-Auth header: auth is not user:password"))?;
+        let decoded = STANDARD.decode(cfg.auth.trim()).map_err(|e| ApiError::bad_request(format!("invalid {what}: auth: {e}")))?;
+        let s = String::from_utf8(decoded).map_err(|_| ApiError::bad_request(format!("invalid {what}: auth is not UTF-8")))?;
+        let (u, p) = s.split_once(':').ok_or_else(|| ApiError::bad_request(format!("invalid {what}: auth is not user:password")))?;
         return Ok(Auth::Basic { username: u.to_owned(), password: p.to_owned() });
     }
     Ok(Auth::Anonymous)
@@ -290,7 +299,10 @@ pub(crate) async fn create(State(st): State<AppState>, q: Query, headers: Header
         (Some(r), None) => Some(r.to_owned()),
     };
     let changes: Vec<String> = q.all("changes").into_iter().flat_map(|c| c.lines()).filter(|l| !l.trim().is_empty()).map(str::to_owned).collect();
-    let image = st.engine.image_import(Box::new(BodyReader::spawn(body)), reference.as_deref(), &changes).await?;
+    let (reader, upload) = BodyReader::spawn(body);
+    let r = st.engine.image_import(Box::new(reader), reference.as_deref(), &changes).await;
+    upload.finish().await;
+    let image = r?;
     Ok(json(&JsonMessage::status(image.id.to_string(), "")))
 }
 
@@ -331,8 +343,12 @@ pub(crate) async fn load(State(st): State<AppState>, q: Query, body: Body) -> Ap
     let quiet = q.bool("quiet");
     let (progress, events) = Progress::channel();
     let engine = st.engine.clone();
-    let reader = BodyReader::spawn(body);
-    let task = tokio::spawn(async move { engine.image_load(Box::new(reader), &progress).await });
+    let (reader, upload) = BodyReader::spawn(body);
+    let task = tokio::spawn(async move {
+        let r = engine.image_load(Box::new(reader), &progress).await;
+        upload.finish().await;
+        r
+    });
     let tr = ProgressTranslator::load(quiet);
     let finish = |_: &mut ProgressTranslator, images: Vec<berth_image::Image>| {
         let mut out = Vec::new();

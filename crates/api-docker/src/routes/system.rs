@@ -324,13 +324,23 @@ pub(crate) async fn df(State(st): State<AppState>, q: Query) -> ApiResult {
     Ok(json(&out))
 }
 
-/// `POST /auth`. berth-image has no credential check of its own yet
-/// (`ImageStore` exposes no login); pulls and pushes use the credentials
-/// each request carries in `X-Registry-Auth`.
-pub(crate) async fn auth(headers: http::HeaderMap, body: Body) -> ApiResult {
-    // a malformed body is still reported as such
-    let _: Option<ds::AuthConfig> = crate::request::json_body(&headers, body).await?;
-    Err(ApiError::not_supported("registry login check (POST /auth); docker login cannot verify credentials against berthd yet"))
+/// `POST /auth`: checks the credentials against the registry (berth-image's
+/// login: a `/v2/` ping, then the token or basic flow). Nothing is kept:
+/// the client stores the credentials and sends them with each pull and
+/// push. A refusal is a 401 with docker's text.
+pub(crate) async fn auth(State(st): State<AppState>, headers: http::HeaderMap, body: Body) -> ApiResult {
+    let cfg: ds::AuthConfig = crate::request::json_body(&headers, body).await?.ok_or_else(|| ApiError::bad_request("missing registry credentials in the request body"))?;
+    let server = cfg.serveraddress.clone();
+    let credentials = match super::images::auth_of(cfg, "login request")? {
+        berth_engine::Auth::Basic { username, password } => berth_image::Credentials { username, password },
+        // no credentials: the registry decides (one that asks for none accepts)
+        _ => berth_image::Credentials { username: String::new(), password: String::new() },
+    };
+    match st.engine.images().login(&server, &credentials).await {
+        Ok(()) => Ok(json(&ds::AuthResponse { status: "Login Succeeded".into(), identity_token: String::new() })),
+        Err(e) if e.kind() == berth_image::ErrorKind::Unauthorized => Err(ApiError::new(http::StatusCode::UNAUTHORIZED, e.to_string())),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]

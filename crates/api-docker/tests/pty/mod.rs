@@ -19,7 +19,10 @@ pub struct Session {
 
 impl Session {
     pub fn spawn(mut cmd: Command) -> Session {
-        let pty = nix::pty::openpty(None, None).expect("openpty");
+        // a real terminal has a size: with 0x0 the docker CLI sends no
+        // resize, and a shell on a re-attach never redraws its prompt
+        let size = nix::pty::Winsize { ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0 };
+        let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
         let slave: OwnedFd = pty.slave;
         let io = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup pty slave"));
         cmd.stdin(io(&slave)).stdout(io(&slave)).stderr(io(&slave));
