@@ -68,7 +68,7 @@ pub fn berthd_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("BERTHD") {
         return PathBuf::from(p);
     }
-    for b in ["berth-runtime", "berth-shim", "berth-init"] {
+    for b in ["berth-runtime", "berth-shim"] {
         workspace_bin(b);
     }
     workspace_bin("berthd")
@@ -140,8 +140,9 @@ impl Env {
         registry.push_layout(layout.path(), "busybox:latest");
         let busybox = format!("{}/busybox:latest", registry.addr());
         let cfg = format!(
-            "data_root = \"{0}/lib\"\nexec_root = \"{0}/run\"\nlog_level = \"info\"\n[runtimes.runc]\npath = \"/usr/sbin/runc\"\n",
-            d.display()
+            "data_root = \"{0}/lib\"\nexec_root = \"{0}/run\"\ninit_path = \"{1}\"\nlog_level = \"info\"\n[runtimes.runc]\npath = \"/usr/sbin/runc\"\n",
+            d.display(),
+            berth_test_support::static_binary("berth-init").display()
         );
         std::fs::write(d.join("config.toml"), cfg).expect("config");
         let log = std::fs::File::create(d.join("berthd.log")).expect("log");
