@@ -702,7 +702,7 @@ async fn wait_exit(shim: &Shim) -> crate::shim::Exit {
 
 /// Records an exit, cleans up, applies the restart policy or `--rm`.
 pub(crate) async fn handle_exit(inner: &Arc<Inner>, c: &Arc<Container>, exit: crate::shim::Exit) {
-    let oom = oom_killed(&c.id);
+    let oom = oom_killed(c);
     cleanup_run(inner, c).await;
     let (auto_remove, policy, started_at) = {
         let mut r = c.rec();
@@ -743,9 +743,9 @@ pub(crate) async fn handle_exit(inner: &Arc<Inner>, c: &Arc<Container>, exit: cr
     crate::restart::after_exit(inner, c, &policy, exit.exit_code, (rec.state.finished_at - started_at).max(0));
 }
 
-fn oom_killed(id: &str) -> bool {
-    let spec = berth_cgroups::CgroupSpec { cgroups_path: Some(PathBuf::from(format!("/berth/{id}"))), ..berth_cgroups::CgroupSpec::new(id) };
-    berth_cgroups::manager(&spec).ok().and_then(|m| m.oom_kill_count().ok()).is_some_and(|n| n > 0)
+fn oom_killed(c: &Container) -> bool {
+    let parent = c.rec().spec.cgroup_parent.clone();
+    crate::stats::cgroup(&c.id, parent.as_deref()).ok().and_then(|m| m.oom_kill_count().ok()).is_some_and(|n| n > 0)
 }
 
 // ---------------------------------------------------------------- stop, kill, restart, pause

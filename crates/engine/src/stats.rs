@@ -13,8 +13,10 @@ use crate::engine::{Container, Inner};
 use crate::error::{Error, Result};
 use crate::model::{CpuSample, NetSample, StatsSample, Top};
 
-fn cgroup(id: &str) -> Result<Box<dyn berth_cgroups::CgroupManager>> {
-    let spec = berth_cgroups::CgroupSpec { cgroups_path: Some(PathBuf::from(format!("/berth/{id}"))), ..berth_cgroups::CgroupSpec::new(id) };
+/// The cgroup the container's spec put it in (`--cgroup-parent` included).
+pub(crate) fn cgroup(id: &str, cgroup_parent: Option<&str>) -> Result<Box<dyn berth_cgroups::CgroupManager>> {
+    let path = crate::oci::cgroups_path(cgroup_parent, id);
+    let spec = berth_cgroups::CgroupSpec { cgroups_path: Some(PathBuf::from(path)), ..berth_cgroups::CgroupSpec::new(id) };
     berth_cgroups::manager(&spec).map_err(|e| Error::Cgroups { id: id.to_owned(), source: Box::new(e) })
 }
 
@@ -54,7 +56,7 @@ fn sample(c: &Container) -> Result<StatsSample> {
     if !rec.state.running {
         return Ok(s);
     }
-    let st = cgroup(&rec.id)?.stats().map_err(|e| Error::Cgroups { id: rec.id.clone(), source: Box::new(e) })?;
+    let st = cgroup(&rec.id, rec.spec.cgroup_parent.as_deref())?.stats().map_err(|e| Error::Cgroups { id: rec.id.clone(), source: Box::new(e) })?;
     s.cpu = CpuSample {
         total_usage: st.cpu.usage.total,
         percpu_usage: st.cpu.usage.percpu.clone(),
@@ -130,7 +132,8 @@ pub(crate) async fn top(inner: &Arc<Inner>, id: &str, ps_args: Option<&str>) -> 
     if !c.rec().state.running {
         return Err(Error::Conflict(format!("container {} is not running", c.id)));
     }
-    let pids: Vec<i32> = cgroup(&c.id)?.pids().map_err(|e| Error::Cgroups { id: c.id.clone(), source: Box::new(e) })?;
+    let parent = c.rec().spec.cgroup_parent.clone();
+    let pids: Vec<i32> = cgroup(&c.id, parent.as_deref())?.pids().map_err(|e| Error::Cgroups { id: c.id.clone(), source: Box::new(e) })?;
     let args: Vec<String> = ps_args.filter(|a| !a.is_empty()).unwrap_or("-ef").split_whitespace().map(str::to_owned).collect();
     let out = tokio::process::Command::new("ps").args(&args).output().await.map_err(|e| Error::Internal(format!("running ps: {e}")))?;
     if !out.status.success() {

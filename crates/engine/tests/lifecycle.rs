@@ -402,3 +402,49 @@ fn inspect_shows_the_hostname_in_use() {
     }
     h.assert_no_leaks();
 }
+
+/// Removes the `--cgroup-parent` directories the runtime made, in every
+/// hierarchy, even when the test fails.
+struct ParentCgroup(String);
+
+impl Drop for ParentCgroup {
+    fn drop(&mut self) {
+        berth_test_support::cgroups::remove_everywhere(&[&self.0]);
+    }
+}
+
+#[test]
+fn cgroup_parent_is_where_stats_top_and_oom_look() {
+    if !isolated("cgroup_parent_is_where_stats_top_and_oom_look") {
+        return;
+    }
+    let h = Harness::new();
+    let parent = ParentCgroup(format!("/berth-test-parent-{}", std::process::id()));
+    let limited = |script: &str, memory: i64| {
+        let mut s = h.sh(script);
+        s.cgroup_parent = Some(parent.0.clone());
+        s.resources.memory = memory;
+        s
+    };
+    let c = h.block(h.engine.create(limited("sleep 100", 64 << 20))).unwrap();
+    h.block(h.engine.start(&c.id)).unwrap();
+    // stats read the container's cgroup below the parent: its limit
+    let s = h.block(async {
+        let mut rx = h.engine.stats(&c.id, false, true).await.expect("stats");
+        rx.recv().await.expect("one sample").expect("a sample, not an error")
+    });
+    assert_eq!(s.memory_limit, 64 << 20, "{s:?}");
+    assert!(s.pids_current >= 1, "{s:?}");
+    let top = h.block(h.engine.top(&c.id, None)).unwrap();
+    assert!(top.processes.iter().any(|p| p.join(" ").contains("sleep 100")), "{top:?}");
+    h.block(h.engine.remove(&c.id, RemoveOptions { force: true, ..Default::default() })).unwrap();
+    // an OOM kill in that cgroup shows in the state
+    let c = h.block(h.engine.create(limited("tail /dev/zero", 32 << 20))).unwrap();
+    let w = h.block(h.engine.wait(&c.id, WaitCondition::NextExit)).unwrap();
+    h.block(h.engine.start(&c.id)).unwrap();
+    assert_eq!(h.block(w).exit_code, 137);
+    let d = h.block(h.engine.inspect(&c.id, false)).unwrap();
+    assert!(d.state.oom_killed, "{:?}", d.state);
+    h.block(h.engine.remove(&c.id, RemoveOptions::default())).unwrap();
+    h.assert_no_leaks();
+}

@@ -696,6 +696,15 @@ pub fn net_sysctls(s: &ContainerSpec, ctx: &Context) -> BTreeMap<String, String>
 }
 
 /// The container's `config.json`.
+/// The container's `linux.cgroupsPath`: `<--cgroup-parent>/<id>`, else
+/// `/berth/<id>`. The engine reads stats, pids and OOM kills from there too.
+pub(crate) fn cgroups_path(cgroup_parent: Option<&str>, id: &str) -> String {
+    match cgroup_parent.filter(|p| !p.is_empty()) {
+        Some(p) => format!("{}/{id}", p.trim_end_matches('/')),
+        None => format!("/berth/{id}"),
+    }
+}
+
 pub fn generate(s: &ContainerSpec, ctx: &Context) -> Result<Value> {
     let sec = security_opts(&s.security_opt)?;
     let caps = caps::compute(s.privileged, &s.cap_add, &s.cap_drop)?;
@@ -915,7 +924,7 @@ pub fn generate(s: &ContainerSpec, ctx: &Context) -> Result<Value> {
 
     let mut linux = json!({
         "resources": Value::Object(res),
-        "cgroupsPath": s.cgroup_parent.as_deref().filter(|p| !p.is_empty()).map(|p| format!("{}/{}", p.trim_end_matches('/'), ctx.id)).unwrap_or_else(|| format!("/berth/{}", ctx.id)),
+        "cgroupsPath": cgroups_path(s.cgroup_parent.as_deref(), &ctx.id),
         "namespaces": namespaces,
     });
     if !sysctl.is_empty() {
