@@ -293,14 +293,39 @@ struct BundleFacts {
 }
 
 fn read_bundle(bundle: &Path) -> Result<BundleFacts, String> {
+    // Only the two facts are deserialised: a `Value` of the whole spec (with
+    // docker's seccomp profile, thousands of small strings) would leave the
+    // heap of a long-lived shim fragmented for good.
+    #[derive(serde::Deserialize)]
+    struct Spec {
+        #[serde(default)]
+        process: Option<Process>,
+        #[serde(default)]
+        linux: Option<Linux>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Process {
+        #[serde(default)]
+        terminal: bool,
+    }
+    #[derive(serde::Deserialize)]
+    struct Linux {
+        #[serde(default)]
+        namespaces: Vec<Namespace>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Namespace {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        path: Option<serde::de::IgnoredAny>,
+    }
     let path = bundle.join("config.json");
     let text = std::fs::read(&path).map_err(|e| format!("read bundle config {}: {e}", path.display()))?;
-    let v: Value = serde_json::from_slice(&text).map_err(|e| format!("parse bundle config {}: {e}", path.display()))?;
-    let terminal = v.pointer("/process/terminal").and_then(Value::as_bool).unwrap_or(false);
-    let own_pid_ns = v
-        .pointer("/linux/namespaces")
-        .and_then(Value::as_array)
-        .is_some_and(|nss| nss.iter().any(|ns| ns.get("type").and_then(Value::as_str) == Some("pid") && ns.get("path").is_none()));
+    let spec: Spec = serde_json::from_slice(&text).map_err(|e| format!("parse bundle config {}: {e}", path.display()))?;
+    drop(text);
+    let terminal = spec.process.is_some_and(|p| p.terminal);
+    let own_pid_ns = spec.linux.is_some_and(|l| l.namespaces.iter().any(|ns| ns.kind == "pid" && ns.path.is_none()));
     Ok(BundleFacts { terminal, kill_all_on_exit: !own_pid_ns })
 }
 
@@ -399,6 +424,10 @@ impl Server {
                 p.stdin_buf = Vec::new();
             }
         }
+        // the code of the burst (a start, an attach, an exec) is not needed
+        // until the next one: its pages go back to the page cache's keeping
+        // (first: reading smaps allocates, and the trim returns that too)
+        sys::release_startup_pages();
         sys::release_free_memory();
     }
 
