@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 /// Name of the built-in default runtime handler.
 pub const DEFAULT_RUNTIME: &str = "berth";
 
+/// The cgroup parent of containers that name none.
+pub const DEFAULT_CGROUP_PARENT: &str = "/berth";
+
 /// Everything the engine needs to open.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,6 +36,10 @@ pub struct EngineConfig {
     pub registries: berth_image::RegistryConfig,
     /// Log defaults of new containers.
     pub log: LogDefaults,
+    /// The cgroup under which containers without `--cgroup-parent` go, as
+    /// `<cgroup_parent>/<id>` (dockerd's `cgroup-parent`, default
+    /// `/docker`; here `/berth`).
+    pub cgroup_parent: String,
     /// Network defaults.
     pub network: NetworkDefaults,
 }
@@ -48,6 +55,7 @@ impl Default for EngineConfig {
             init_path: None,
             registries: Default::default(),
             log: LogDefaults::default(),
+            cgroup_parent: DEFAULT_CGROUP_PARENT.to_owned(),
             network: NetworkDefaults::default(),
         }
     }

@@ -324,6 +324,7 @@ async fn prepare_inner(inner: &Arc<Inner>, c: &Arc<Container>, rec: &Record, dir
         devices,
         init: inner.config.init_binary(),
         host: inner.host.clone(),
+        cgroup_parent: inner.config.cgroup_parent.clone(),
     };
     if let Ns::Path(p) = &ctx.net
         && c.rec().network.netns.as_deref() == Some(p.as_path())
@@ -702,7 +703,7 @@ async fn wait_exit(shim: &Shim) -> crate::shim::Exit {
 
 /// Records an exit, cleans up, applies the restart policy or `--rm`.
 pub(crate) async fn handle_exit(inner: &Arc<Inner>, c: &Arc<Container>, exit: crate::shim::Exit) {
-    let oom = oom_killed(c);
+    let oom = oom_killed(inner, c);
     cleanup_run(inner, c).await;
     let (auto_remove, policy, started_at) = {
         let mut r = c.rec();
@@ -743,9 +744,9 @@ pub(crate) async fn handle_exit(inner: &Arc<Inner>, c: &Arc<Container>, exit: cr
     crate::restart::after_exit(inner, c, &policy, exit.exit_code, (rec.state.finished_at - started_at).max(0));
 }
 
-fn oom_killed(c: &Container) -> bool {
+fn oom_killed(inner: &Inner, c: &Container) -> bool {
     let parent = c.rec().spec.cgroup_parent.clone();
-    crate::stats::cgroup(&c.id, parent.as_deref()).ok().and_then(|m| m.oom_kill_count().ok()).is_some_and(|n| n > 0)
+    crate::stats::cgroup(&inner.config.cgroup_parent, &c.id, parent.as_deref()).ok().and_then(|m| m.oom_kill_count().ok()).is_some_and(|n| n > 0)
 }
 
 // ---------------------------------------------------------------- stop, kill, restart, pause

@@ -14,8 +14,9 @@ use crate::error::{Error, Result};
 use crate::model::{CpuSample, NetSample, StatsSample, Top};
 
 /// The cgroup the container's spec put it in (`--cgroup-parent` included).
-pub(crate) fn cgroup(id: &str, cgroup_parent: Option<&str>) -> Result<Box<dyn berth_cgroups::CgroupManager>> {
-    let path = crate::oci::cgroups_path(cgroup_parent, id);
+/// `default_parent` is the daemon's (`EngineConfig::cgroup_parent`).
+pub(crate) fn cgroup(default_parent: &str, id: &str, cgroup_parent: Option<&str>) -> Result<Box<dyn berth_cgroups::CgroupManager>> {
+    let path = crate::oci::cgroups_path(cgroup_parent, default_parent, id);
     let spec = berth_cgroups::CgroupSpec { cgroups_path: Some(PathBuf::from(path)), ..berth_cgroups::CgroupSpec::new(id) };
     berth_cgroups::manager(&spec).map_err(|e| Error::Cgroups { id: id.to_owned(), source: Box::new(e) })
 }
@@ -50,13 +51,13 @@ pub(crate) fn parse_net_dev(text: &str) -> BTreeMap<String, NetSample> {
     out
 }
 
-fn sample(c: &Container) -> Result<StatsSample> {
+fn sample(default_parent: &str, c: &Container) -> Result<StatsSample> {
     let rec = c.snapshot();
     let mut s = StatsSample { id: rec.id.clone(), name: format!("/{}", rec.name), read: crate::time::now_nanos(), ..Default::default() };
     if !rec.state.running {
         return Ok(s);
     }
-    let st = cgroup(&rec.id, rec.spec.cgroup_parent.as_deref())?.stats().map_err(|e| Error::Cgroups { id: rec.id.clone(), source: Box::new(e) })?;
+    let st = cgroup(default_parent, &rec.id, rec.spec.cgroup_parent.as_deref())?.stats().map_err(|e| Error::Cgroups { id: rec.id.clone(), source: Box::new(e) })?;
     s.cpu = CpuSample {
         total_usage: st.cpu.usage.total,
         percpu_usage: st.cpu.usage.percpu.clone(),
@@ -91,7 +92,8 @@ pub(crate) async fn stats(inner: &Arc<Inner>, id: &str, stream: bool, one_shot: 
     let c = inner.lookup(id)?;
     let (tx, rx) = mpsc::channel(4);
     let mut shutdown = inner.shutdown.subscribe();
-    let first = sample(&c)?;
+    let default_parent = inner.config.cgroup_parent.clone();
+    let first = sample(&default_parent, &c)?;
     tokio::spawn(async move {
         let mut prev = first;
         if !stream && one_shot {
@@ -104,7 +106,7 @@ pub(crate) async fn stats(inner: &Arc<Inner>, id: &str, stream: bool, one_shot: 
                 _ = tx.closed() => return,
                 _ = shutdown.wait_for(|v| *v) => return,
             }
-            let mut s = match sample(&c) {
+            let mut s = match sample(&default_parent, &c) {
                 Ok(s) => s,
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;
@@ -133,7 +135,7 @@ pub(crate) async fn top(inner: &Arc<Inner>, id: &str, ps_args: Option<&str>) -> 
         return Err(Error::Conflict(format!("container {} is not running", c.id)));
     }
     let parent = c.rec().spec.cgroup_parent.clone();
-    let pids: Vec<i32> = cgroup(&c.id, parent.as_deref())?.pids().map_err(|e| Error::Cgroups { id: c.id.clone(), source: Box::new(e) })?;
+    let pids: Vec<i32> = cgroup(&inner.config.cgroup_parent, &c.id, parent.as_deref())?.pids().map_err(|e| Error::Cgroups { id: c.id.clone(), source: Box::new(e) })?;
     let args: Vec<String> = ps_args.filter(|a| !a.is_empty()).unwrap_or("-ef").split_whitespace().map(str::to_owned).collect();
     let out = tokio::process::Command::new("ps").args(&args).output().await.map_err(|e| Error::Internal(format!("running ps: {e}")))?;
     if !out.status.success() {

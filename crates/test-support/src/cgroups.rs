@@ -231,3 +231,11 @@ mod tests {
         }
     }
 }
+
+/// A cgroup parent of a test's own for a daemon or engine whose state lives
+/// in `dir` (`/berth-test-<dir's name>`, unique per test): its containers'
+/// cgroups go below it, and [`remove_everywhere`] removes it afterwards,
+/// so that no test leaves a `/berth` parent behind.
+pub fn parent_for(dir: &Path) -> String {
+    format!("/berth-test-{}", dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+}

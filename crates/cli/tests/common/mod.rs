@@ -140,9 +140,10 @@ impl Env {
         registry.push_layout(layout.path(), "busybox:latest");
         let busybox = format!("{}/busybox:latest", registry.addr());
         let cfg = format!(
-            "data_root = \"{0}/lib\"\nexec_root = \"{0}/run\"\ninit_path = \"{1}\"\nlog_level = \"info\"\n[runtimes.runc]\npath = \"/usr/sbin/runc\"\n",
+            "data_root = \"{0}/lib\"\nexec_root = \"{0}/run\"\ninit_path = \"{1}\"\ncgroup_parent = \"{2}\"\nlog_level = \"info\"\n[runtimes.runc]\npath = \"/usr/sbin/runc\"\n",
             d.display(),
-            berth_test_support::static_binary("berth-init").display()
+            berth_test_support::static_binary("berth-init").display(),
+            berth_test_support::cgroups::parent_for(d)
         );
         std::fs::write(d.join("config.toml"), cfg).expect("config");
         let log = std::fs::File::create(d.join("berthd.log")).expect("log");
@@ -335,6 +336,7 @@ impl Env {
         for m in mounts {
             let _ = nix::mount::umount2(m.mount_point.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
+        berth_test_support::cgroups::remove_everywhere(&[&berth_test_support::cgroups::parent_for(self.dir.path())]);
     }
 
     /// Containers, mounts, shim processes, netns files, container

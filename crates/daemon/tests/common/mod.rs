@@ -75,9 +75,10 @@ impl Daemon {
         let docker_config = root.path().join("docker-config");
         std::fs::create_dir_all(&docker_config).unwrap();
         let cfg = format!(
-            "data_root = \"{0}/data\"\nexec_root = \"{0}/run\"\ninit_path = \"{1}\"\nlog_level = \"info\"\n[runtimes.runc]\npath = \"/usr/sbin/runc\"\n[log.options]\nmax-size = \"1m\"\nmax-file = \"2\"\n",
+            "data_root = \"{0}/data\"\nexec_root = \"{0}/run\"\ninit_path = \"{1}\"\ncgroup_parent = \"{2}\"\nlog_level = \"info\"\n[runtimes.runc]\npath = \"/usr/sbin/runc\"\n[log.options]\nmax-size = \"1m\"\nmax-file = \"2\"\n",
             root.path().display(),
-            berth_test_support::static_binary("berth-init").display()
+            berth_test_support::static_binary("berth-init").display(),
+            berth_test_support::cgroups::parent_for(root.path())
         );
         std::fs::write(root.path().join("config.toml"), cfg).unwrap();
         let image = format!("{}/busybox:latest", registry.addr());
@@ -222,6 +223,7 @@ impl Drop for Daemon {
         for m in ms {
             let _ = nix::mount::umount2(m.mount_point.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
+        berth_test_support::cgroups::remove_everywhere(&[&berth_test_support::cgroups::parent_for(self.root.path())]);
     }
 }
 

@@ -11,7 +11,7 @@
 //!    `config.json`, shaped as moby's default Linux spec makes it: docker's
 //!    default mounts, masked and read-only paths, default capabilities,
 //!    default seccomp profile, device cgroup rules, `PATH`/`HOSTNAME`/`TERM`
-//!    environment, `cgroupsPath` `/berth/<id>`.
+//!    environment, `cgroupsPath` `<cgroup parent>/<id>` (`/berth/<id>` by default).
 //!
 //! [`generate`] is pure (host facts come in the [`Context`]), so it is
 //! unit-tested with golden JSON.
@@ -138,6 +138,8 @@ pub struct Context {
     /// berth-init on the host, for `--init`.
     pub init: Option<PathBuf>,
     pub host: HostFacts,
+    /// The daemon's cgroup parent, for containers without `--cgroup-parent`.
+    pub cgroup_parent: String,
 }
 
 /// Docker's default device cgroup rules (runc's `AllowedDevices`):
@@ -697,12 +699,11 @@ pub fn net_sysctls(s: &ContainerSpec, ctx: &Context) -> BTreeMap<String, String>
 
 /// The container's `config.json`.
 /// The container's `linux.cgroupsPath`: `<--cgroup-parent>/<id>`, else
-/// `/berth/<id>`. The engine reads stats, pids and OOM kills from there too.
-pub(crate) fn cgroups_path(cgroup_parent: Option<&str>, id: &str) -> String {
-    match cgroup_parent.filter(|p| !p.is_empty()) {
-        Some(p) => format!("{}/{id}", p.trim_end_matches('/')),
-        None => format!("/berth/{id}"),
-    }
+/// `<the daemon's cgroup_parent>/<id>`. The engine reads stats, pids and
+/// OOM kills from there too.
+pub(crate) fn cgroups_path(cgroup_parent: Option<&str>, default_parent: &str, id: &str) -> String {
+    let parent = cgroup_parent.filter(|p| !p.is_empty()).unwrap_or(default_parent);
+    format!("{}/{id}", parent.trim_end_matches('/'))
 }
 
 pub fn generate(s: &ContainerSpec, ctx: &Context) -> Result<Value> {
@@ -924,7 +925,7 @@ pub fn generate(s: &ContainerSpec, ctx: &Context) -> Result<Value> {
 
     let mut linux = json!({
         "resources": Value::Object(res),
-        "cgroupsPath": cgroups_path(s.cgroup_parent.as_deref(), &ctx.id),
+        "cgroupsPath": cgroups_path(s.cgroup_parent.as_deref(), &ctx.cgroup_parent, &ctx.id),
         "namespaces": namespaces,
     });
     if !sysctl.is_empty() {

@@ -44,6 +44,7 @@ fn ctx(id: &str) -> Context {
         devices: vec![],
         init: None,
         host: host(),
+        cgroup_parent: crate::config::DEFAULT_CGROUP_PARENT.into(),
     }
 }
 
@@ -309,4 +310,17 @@ fn net_sysctls_follow_the_namespace() {
     assert_eq!(v["linux"]["sysctl"]["net.core.somaxconn"], "1024");
     c.net = Ns::Host;
     assert!(net_sysctls(&spec, &c).is_empty());
+}
+
+#[test]
+fn cgroups_path_from_the_container_else_the_daemon() {
+    use super::cgroups_path;
+    assert_eq!(cgroups_path(None, "/berth", "abc"), "/berth/abc");
+    assert_eq!(cgroups_path(Some(""), "/ci-runner/", "abc"), "/ci-runner/abc");
+    assert_eq!(cgroups_path(Some("/tenant-a/"), "/berth", "abc"), "/tenant-a/abc");
+    let mut c = ctx(ID);
+    c.cgroup_parent = "/daemon-parent".into();
+    let s = ContainerSpec { image: "busybox".into(), cmd: Some(vec!["true".into()]), ..Default::default() };
+    let spec = generate(&s, &c).unwrap();
+    assert_eq!(spec["linux"]["cgroupsPath"], format!("/daemon-parent/{ID}"));
 }

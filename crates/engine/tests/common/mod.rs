@@ -79,6 +79,7 @@ pub fn config_in(root: &Path) -> EngineConfig {
         exec_root: root.join("run"),
         shim_path: Some(binary("berth-shim")),
         init_path: Some(berth_test_support::static_binary("berth-init")),
+        cgroup_parent: berth_test_support::cgroups::parent_for(root),
         ..Default::default()
     };
     c.runtimes.insert("berth".into(), RuntimeHandler { path: binary("berth-runtime"), args: vec![] });
@@ -230,6 +231,7 @@ impl Drop for Harness {
         for m in ms {
             let _ = nix::mount::umount2(m.mount_point.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
+        berth_test_support::cgroups::remove_everywhere(&[&self.config.cgroup_parent]);
     }
 }
 
