@@ -11,10 +11,13 @@
 //! - [`Timestamp::rfc3339`]: Go's `time.RFC3339`, whole seconds.
 //! - [`Timestamp::parse_rfc3339`]: `Z` or `±hh:mm` offsets, an optional
 //!   fraction of any length (nanoseconds kept).
+//! - [`Timestamp::parse_unix_or_rfc3339`]: the Engine API's `since`/`until`
+//!   (`seconds[.fraction]`, or RFC 3339).
+//! - [`human_duration`]: docker's `units.HumanDuration` (`Up 5 minutes`).
 //!
 //! What it owns: the calendar arithmetic (proleptic Gregorian, every year
 //! an `i64` second count reaches) and those text forms. What it must not
-//! do: depend on anything, or allocate to format: berth-runtime and
+//! do: depend on anything, or allocate to format timestamps: berth-runtime and
 //! berth-shim (a timestamp per log line) link it, and both binaries have
 //! size and memory budgets.
 
@@ -147,6 +150,34 @@ impl Timestamp {
         Some(Timestamp { secs, nanos })
     }
 
+    /// The Engine API's `since`/`until` values: unix `seconds[.fraction]`
+    /// (up to nine fraction digits, may be negative), as docker's CLI sends
+    /// them, or RFC 3339 for hand-written requests.
+    pub fn parse_unix_or_rfc3339(s: &str) -> Option<Timestamp> {
+        let s = s.trim();
+        if s.contains(['T', 't']) {
+            return Timestamp::parse_rfc3339(s);
+        }
+        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+        let (negative, digits) = match whole.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, whole),
+        };
+        if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        if frac.len() > 9 || !frac.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let secs = digits.bytes().fold(0i64, |n, c| n * 10 + i64::from(c - b'0'));
+        let nanos = (0..9).fold(0u32, |n, k| n * 10 + frac.as_bytes().get(k).map_or(0, |c| u32::from(c - b'0')));
+        Some(match (negative, nanos) {
+            (false, _) => Timestamp { secs, nanos },
+            (true, 0) => Timestamp { secs: -secs, nanos: 0 },
+            (true, n) => Timestamp { secs: -secs - 1, nanos: NANOS_PER_SEC - n },
+        })
+    }
+
     fn format(self, fraction: Fraction) -> Rfc3339 {
         let mut out = Rfc3339 { buf: [0; Rfc3339::CAPACITY], len: 0 };
         let (year, month, day) = civil_from_days(self.secs.div_euclid(SECS_PER_DAY));
@@ -180,6 +211,47 @@ impl Timestamp {
         }
         out
     }
+}
+
+/// docker's `units.HumanDuration`, as in `Up 5 minutes` and `2 hours ago`:
+/// `Less than a second`, `1 second`, `N seconds`, `About a minute`,
+/// `N minutes`, `About an hour`, `N hours`, then days, weeks, months, years.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs < 1 {
+        return "Less than a second".into();
+    }
+    if secs == 1 {
+        return "1 second".into();
+    }
+    if secs < 60 {
+        return format!("{secs} seconds");
+    }
+    let minutes = secs / 60;
+    if minutes == 1 {
+        return "About a minute".into();
+    }
+    if minutes < 60 {
+        return format!("{minutes} minutes");
+    }
+    // Go rounds to the nearest hour here
+    let hours = (d.as_secs_f64() / 3600.0).round() as u64;
+    if hours == 1 {
+        return "About an hour".into();
+    }
+    if hours < 48 {
+        return format!("{hours} hours");
+    }
+    if hours < 24 * 7 * 2 {
+        return format!("{} days", hours / 24);
+    }
+    if hours < 24 * 30 * 2 {
+        return format!("{} weeks", hours / 24 / 7);
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{} months", hours / 24 / 30);
+    }
+    format!("{} years", secs / 3600 / 24 / 365)
 }
 
 impl From<SystemTime> for Timestamp {
@@ -316,6 +388,33 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unix_or_rfc3339_as_the_api_receives_them() {
+        let p = Timestamp::parse_unix_or_rfc3339;
+        assert_eq!(p("1700000000.5"), Some(Timestamp { secs: 1_700_000_000, nanos: 500_000_000 }));
+        assert_eq!(p("1700000000"), Some(Timestamp { secs: 1_700_000_000, nanos: 0 }));
+        assert_eq!(p("1700000000.000000001").map(Timestamp::unix_nanos), Some(1_700_000_000_000_000_001));
+        assert_eq!(p("-5.25"), Some(Timestamp { secs: -6, nanos: 750_000_000 }));
+        assert_eq!(p("2023-11-14T23:13:20+01:00"), Some(Timestamp { secs: 1_700_000_000, nanos: 0 }));
+        for bad in ["", "abc", "1.2.3", "1.1234567890", "-", "1.x"] {
+            assert_eq!(p(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn human_durations_as_docker_units() {
+        let s = Duration::from_secs;
+        assert_eq!(human_duration(Duration::from_millis(300)), "Less than a second");
+        assert_eq!(human_duration(s(1)), "1 second");
+        assert_eq!(human_duration(s(5)), "5 seconds");
+        assert_eq!(human_duration(s(61)), "About a minute");
+        assert_eq!(human_duration(s(300)), "5 minutes");
+        assert_eq!(human_duration(s(3600)), "About an hour");
+        assert_eq!(human_duration(s(3 * 3600)), "3 hours");
+        assert_eq!(human_duration(s(3 * 86_400)), "3 days");
+        assert_eq!(human_duration(s(3 * 365 * 86_400)), "3 years");
+    }
+
     use super::*;
 
     fn nano(secs: i64, nanos: u32) -> String {

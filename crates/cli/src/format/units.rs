@@ -62,44 +62,8 @@ pub fn bytes_size(size: f64) -> String {
     format!("{}{}", format_g(s, 4), BINARY[i])
 }
 
-/// go-units `HumanDuration`: `About a minute`, `3 hours`, `2 weeks`.
-pub fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    if secs < 1 {
-        return "Less than a second".into();
-    }
-    if secs == 1 {
-        return "1 second".into();
-    }
-    if secs < 60 {
-        return format!("{secs} seconds");
-    }
-    let minutes = secs / 60;
-    if minutes == 1 {
-        return "About a minute".into();
-    }
-    if minutes < 60 {
-        return format!("{minutes} minutes");
-    }
-    // Go rounds to the nearest hour here
-    let hours = (d.as_secs_f64() / 3600.0).round() as u64;
-    if hours == 1 {
-        return "About an hour".into();
-    }
-    if hours < 48 {
-        return format!("{hours} hours");
-    }
-    if hours < 24 * 7 * 2 {
-        return format!("{} days", hours / 24);
-    }
-    if hours < 24 * 30 * 2 {
-        return format!("{} weeks", hours / 24 / 7);
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{} months", hours / 24 / 30);
-    }
-    format!("{} years", secs / 3600 / 24 / 365)
-}
+/// docker's `units.HumanDuration` (shared with berthd's `Up 5 minutes`).
+pub use berth_time::human_duration;
 
 /// `X ago` for a Unix time in seconds.
 pub fn ago(unix: i64) -> String {
