@@ -159,9 +159,7 @@ mod tests {
 /// missing. Tests that put a binary inside a container (`--init`) need this
 /// one: the dev build is linked against the host's glibc.
 pub fn static_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    // <target>/<profile>/deps/<test>
-    let target = exe.ancestors().nth(3).expect("test executable under <target>/<profile>/deps").to_path_buf();
+    let target = profile_dir().parent().expect("<target>/<profile>").to_path_buf();
     let triple = "x86_64-unknown-linux-gnu";
     let p = target.join(triple).join("release").join(name);
     if !p.exists() {
@@ -177,4 +175,58 @@ pub fn static_binary(name: &str) -> PathBuf {
         assert!(st.success(), "building a static {name}");
     }
     p
+}
+
+/// `<target>/<profile>` of the running test executable
+/// (`<target>/<profile>/deps/<test>`).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    exe.ancestors().nth(2).expect("test executable under <target>/<profile>/deps").to_path_buf()
+}
+
+/// The workspace binary `name` (`berthd`, `berth-runtime`, `berth-shim`,
+/// ...) of the test's own target directory and profile, built on demand
+/// (package and binary share the name).
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let dir = profile_dir();
+    let p = dir.join(name);
+    if !p.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut c = std::process::Command::new(cargo);
+        c.args(["build", "-p", name]);
+        if dir.file_name().and_then(|s| s.to_str()) == Some("release") {
+            c.arg("--release");
+        }
+        assert!(c.status().expect("cargo build").success(), "building {name}");
+    }
+    p
+}
+
+/// Set in the child that [`isolated_in_netns`] starts.
+const NETNS_INNER: &str = "BERTH_TEST_NETNS_INNER";
+
+/// Runs the test `name` again, alone, in a child process in a network
+/// namespace of its own, where daemons, registries, bridges, veths and
+/// iptables rules live and die; `true` in that child (run the body, with
+/// `lo` up), `false` in the parent (which has asserted that the child
+/// passed).
+pub fn isolated_in_netns(name: &str) -> bool {
+    use std::process::Command;
+    if std::env::var_os(NETNS_INNER).is_some() {
+        let st = Command::new("ip").args(["link", "set", "lo", "up"]).status().expect("ip (iproute2)");
+        assert!(st.success(), "ip link set lo up");
+        return true;
+    }
+    let exe = std::env::current_exe().expect("test executable");
+    let out = Command::new("unshare")
+        .args(["--net", "--"])
+        .arg(exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(NETNS_INNER, "1")
+        .output()
+        .expect("unshare (util-linux)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stdout.contains("1 passed"), "{name} failed in its network namespace:\n{stdout}\n{stderr}");
+    false
 }

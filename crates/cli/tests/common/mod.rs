@@ -44,25 +44,7 @@ pub fn berth_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_berth"))
 }
 
-/// A workspace binary next to `berth`, built if missing.
-pub fn workspace_bin(name: &str) -> PathBuf {
-    let berth = berth_bin();
-    let dir = berth.parent().expect("target dir").to_path_buf();
-    let p = dir.join(name);
-    if !p.is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut c = Command::new(cargo);
-        c.args(["build", "-p", name]);
-        if dir.file_name().and_then(|s| s.to_str()) == Some("release") {
-            c.arg("--release");
-        }
-        assert!(
-            c.status().expect("cargo build").success(),
-            "building {name}"
-        );
-    }
-    p
-}
+pub use berth_test_support::workspace_binary as workspace_bin;
 
 pub fn berthd_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("BERTHD") {
@@ -85,37 +67,7 @@ pub fn docker_bin() -> PathBuf {
     );
 }
 
-const INNER: &str = "BERTH_CLI_TEST_INNER";
-
-/// Runs the test `name` again in a network namespace of its own (where
-/// berthd's bridge, veths, iptables rules and the registry live and die);
-/// true in that inner run, false in the outer one (which only checks that
-/// the inner one passed).
-pub fn isolated(name: &str) -> bool {
-    if std::env::var_os(INNER).is_some() {
-        let st = Command::new("ip")
-            .args(["link", "set", "lo", "up"])
-            .status()
-            .expect("ip (iproute2)");
-        assert!(st.success(), "ip link set lo up");
-        return true;
-    }
-    let exe = std::env::current_exe().expect("test exe");
-    let out = Command::new("unshare")
-        .args(["--net", "--"])
-        .arg(exe)
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(INNER, "1")
-        .output()
-        .expect("unshare (util-linux)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{name} failed in its network namespace:\n{stdout}\n{stderr}"
-    );
-    false
-}
+pub use berth_test_support::isolated_in_netns as isolated;
 
 /// A berthd of its own, with a registry holding busybox.
 pub struct Env {

@@ -7,49 +7,14 @@
 //! veths and iptables rules live and die.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_test_support::registry::{Registry, busybox_layout};
 
-pub const INNER: &str = "BERTHD_TEST_INNER";
-
-pub fn isolated(test: &str) -> bool {
-    if std::env::var_os(INNER).is_some() {
-        return true;
-    }
-    let exe = std::env::current_exe().expect("test exe");
-    let out = Command::new("unshare")
-        .args(["--net", "--"])
-        .arg(exe)
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(INNER, "1")
-        .output()
-        .expect("run unshare (util-linux)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stdout.contains("1 passed"), "{test} failed in its namespace:\n{stdout}\n{stderr}");
-    false
-}
-
-/// A workspace binary in the target dir (built on demand).
-pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf();
-    let p = dir.join(name);
-    if !p.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut c = Command::new(cargo);
-        let pkg = if name == "berthd" { "berthd" } else { name };
-        c.args(["build", "-p", pkg]);
-        if dir.file_name().and_then(|s| s.to_str()) == Some("release") {
-            c.arg("--release");
-        }
-        assert!(c.status().expect("cargo build").success(), "building {name}");
-    }
-    p
-}
+pub use berth_test_support::isolated_in_netns as isolated;
+pub use berth_test_support::workspace_binary as binary;
 
 pub struct Daemon {
     pub root: tempfile::TempDir,

@@ -16,47 +16,8 @@ use std::time::Duration;
 use berth_engine::{Engine, EngineConfig, RuntimeHandler};
 use berth_test_support::registry::{Registry, busybox_layout};
 
-pub const INNER: &str = "BERTH_ENGINE_TEST_INNER";
-
-/// Runs the calling test again in a child process in a new network
-/// namespace; returns `true` in the child (run the body), `false` in the
-/// parent (the child's result was asserted).
-pub fn isolated(test: &str) -> bool {
-    if std::env::var_os(INNER).is_some() {
-        return true;
-    }
-    let exe = std::env::current_exe().expect("test exe");
-    let out = Command::new("unshare")
-        .args(["--net", "--"])
-        .arg(exe)
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(INNER, "1")
-        .output()
-        .expect("run unshare (util-linux)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stdout.contains("1 passed"), "{test} failed in its namespace:\n{stdout}\n{stderr}");
-    false
-}
-
-/// A workspace binary, built on demand into the same target dir.
-pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf();
-    let p = dir.join(name);
-    if !p.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let profile = dir.file_name().and_then(|s| s.to_str()).unwrap_or("debug");
-        let mut c = Command::new(cargo);
-        c.args(["build", "-p", name]);
-        if profile == "release" {
-            c.arg("--release");
-        }
-        let st = c.status().expect("cargo build");
-        assert!(st.success(), "building {name}");
-    }
-    p
-}
+pub use berth_test_support::isolated_in_netns as isolated;
+pub use berth_test_support::workspace_binary as binary;
 
 /// Brings up `lo` in the test's namespace (the registry listens on 127.0.0.1).
 pub fn loopback_up() {
