@@ -25,7 +25,6 @@ use support::*;
 
 const MIB: u64 = 1024 * 1024;
 const SECOND: Duration = Duration::from_secs(1);
-const HOG: &str = "dd if=/dev/zero of=/dev/null bs=96M count=1 2>/dev/null";
 
 /// Whether to run: only in the guest. Outside it (variable unset) a skip
 /// line goes straight to the console, past libtest's capture; with the
@@ -61,18 +60,10 @@ fn v2_dir(pid: i64, controllers: &[&str]) -> std::path::PathBuf {
     dir
 }
 
-fn hog_on_demand(b: &mut Bundle) -> tempfile::TempDir {
-    let out = out_dir(b);
-    b.set_script(&format!(
-        "n=1; while :; do if [ -e /out/go-$n ]; then {HOG}; echo $? > /out/rc-$n.tmp; mv /out/rc-$n.tmp /out/rc-$n; n=$((n+1)); fi; sleep 0.05; done"
-    ));
-    out
-}
-
+/// [`run_hog`] with the patience of software emulation.
 #[track_caller]
 fn hog(out: &tempfile::TempDir, n: u32) -> String {
-    std::fs::write(out.path().join(format!("go-{n}")), "").expect("write go");
-    wait_out(out, &format!("rc-{n}"), 60 * SECOND, "the hog did not finish")
+    run_hog(out, n, 60 * SECOND)
 }
 
 /// runc's (and the OCI's) conversion of cpu shares to cpu.weight.

@@ -22,9 +22,6 @@ use std::time::{Duration, Instant};
 const MIB: u64 = 1024 * 1024;
 const SECOND: Duration = Duration::from_secs(1);
 
-/// The hog: one 96 MiB buffer, filled once.
-const HOG: &str = "dd if=/dev/zero of=/dev/null bs=96M count=1 2>/dev/null";
-
 /// The container's cgroup for `controller`, checked to be a real cgroup.
 #[track_caller]
 fn real_dir(pid: i64, controller: &str) -> std::path::PathBuf {
@@ -33,21 +30,10 @@ fn real_dir(pid: i64, controller: &str) -> std::path::PathBuf {
     dir
 }
 
-/// A container whose init runs `HOG` each time the test creates
-/// `/out/go-N` and writes its exit status to `/out/rc-N`.
-fn hog_on_demand(b: &mut Bundle) -> tempfile::TempDir {
-    let out = out_dir(b);
-    b.set_script(&format!(
-        "n=1; while :; do if [ -e /out/go-$n ]; then {HOG}; echo $? > /out/rc-$n.tmp; mv /out/rc-$n.tmp /out/rc-$n; n=$((n+1)); fi; sleep 0.05; done"
-    ));
-    out
-}
-
 /// Asks a [`hog_on_demand`] container for run `n`; returns the exit status.
 #[track_caller]
 fn hog(out: &tempfile::TempDir, n: u32) -> String {
-    std::fs::write(out.path().join(format!("go-{n}")), "").expect("write go");
-    wait_out(out, &format!("rc-{n}"), 20 * SECOND, "the hog did not finish")
+    run_hog(out, n, 20 * SECOND)
 }
 
 scenario! {

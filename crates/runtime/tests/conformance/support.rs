@@ -215,3 +215,23 @@ impl Drop for CgroupParents {
         berth_test_support::cgroups::remove_everywhere(&rels);
     }
 }
+
+/// The hog: one 96 MiB buffer, filled once.
+pub const HOG: &str = "dd if=/dev/zero of=/dev/null bs=96M count=1 2>/dev/null";
+
+/// A container whose init runs [`HOG`] each time the test creates
+/// `/out/go-N` and writes its exit status to `/out/rc-N`.
+pub fn hog_on_demand(b: &mut Bundle) -> tempfile::TempDir {
+    let out = out_dir(b);
+    b.set_script(&format!(
+        "n=1; while :; do if [ -e /out/go-$n ]; then {HOG}; echo $? > /out/rc-$n.tmp; mv /out/rc-$n.tmp /out/rc-$n; n=$((n+1)); fi; sleep 0.05; done"
+    ));
+    out
+}
+
+/// Asks a [`hog_on_demand`] container for run `n`; its exit status.
+#[track_caller]
+pub fn run_hog(out: &tempfile::TempDir, n: u32, timeout: Duration) -> String {
+    std::fs::write(out.path().join(format!("go-{n}")), "").expect("write go");
+    wait_out(out, &format!("rc-{n}"), timeout, "the hog did not finish")
+}
