@@ -245,6 +245,10 @@ pub struct Server {
     buf: Vec<u8>,
     /// Events were handled since memory was last given back.
     busy_since_trim: bool,
+    /// A control request ran since the code pages were last dropped
+    /// (output alone runs the few pages of the copy loop: no need to drop
+    /// and fault them back in after every line a container logs).
+    requests_since_trim: bool,
     /// The control socket is not watched (out of descriptors).
     listener_paused: bool,
     quit: Option<Quit>,
@@ -424,10 +428,12 @@ impl Server {
                 p.stdin_buf = Vec::new();
             }
         }
-        // the code of the burst (a start, an attach, an exec) is not needed
+        // the code of a request (a start, an attach, an exec) is not needed
         // until the next one: its pages go back to the page cache's keeping
         // (first: reading smaps allocates, and the trim returns that too)
-        sys::release_startup_pages();
+        if std::mem::take(&mut self.requests_since_trim) {
+            sys::release_startup_pages();
+        }
         sys::release_free_memory();
     }
 

@@ -23,6 +23,7 @@ impl Server {
     }
 
     pub(super) fn handle_request(&mut self, key: Key, line: &[u8]) {
+        self.requests_since_trim = true;
         let req: Request = match serde_json::from_slice(line) {
             Ok(r) => r,
             Err(e) => return self.reply_err(key, &format!("malformed request: {e}")),

@@ -256,6 +256,7 @@ impl Parts {
             seq: self.seq,
             buf: Vec::new(),
             busy_since_trim: false,
+            requests_since_trim: false,
             listener_paused: false,
             quit: None,
         }
