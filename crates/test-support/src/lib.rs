@@ -160,7 +160,8 @@ mod tests {
 /// one: the dev build is linked against the host's glibc.
 pub fn static_binary(name: &str) -> PathBuf {
     let target = profile_dir().parent().expect("<target>/<profile>").to_path_buf();
-    let triple = "x86_64-unknown-linux-gnu";
+    // the host triple, as scripts/setup uses (`rustc -vV`)
+    let triple = &format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
     let p = target.join(triple).join("release").join(name);
     if !p.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -169,7 +170,7 @@ pub fn static_binary(name: &str) -> PathBuf {
             .env("CARGO_TARGET_DIR", &target)
             .env("RUSTFLAGS", "-C target-feature=+crt-static")
             .env("LIBSECCOMP_LINK_TYPE", "static")
-            .env("LIBSECCOMP_LIB_PATH", "/usr/lib/x86_64-linux-gnu")
+            .env("LIBSECCOMP_LIB_PATH", format!("/usr/lib/{}-linux-gnu", std::env::consts::ARCH))
             .status()
             .expect("cargo build");
         assert!(st.success(), "building a static {name}");
